@@ -172,7 +172,7 @@ CREATE TABLE IF NOT EXISTS videos_hot (
     shares_count        bigint NOT NULL DEFAULT 0 CHECK (shares_count >= 0),
     collect_count       bigint NOT NULL DEFAULT 0 CHECK (collect_count >= 0),   -- saves
     -- set by the videos_hot_score_impact trigger on insert and on every change of a count
-    impact_score        numeric(24, 2) NOT NULL DEFAULT 0 CHECK (impact_score >= 0),
+    impact_score        numeric(24, 2) NOT NULL DEFAULT 0,   -- never negative: counts and weights are not
     impact_version      integer NOT NULL REFERENCES impact_weights (version),
     impact_updated_at   timestamptz NOT NULL DEFAULT now(),
     metrics_observed_at timestamptz,   -- observation time of the current counts: older snapshots never overwrite them
