@@ -99,7 +99,8 @@ def test_migration_creates_partitions_from_a_year_ago_to_three_months_ahead(db: 
         SELECT count(*) FROM pg_inherits WHERE inhparent = 'video_metric_snapshots'::regclass
         """
     ).fetchone()
-    assert row is not None and row[0] >= 16
+    assert row is not None
+    assert row[0] >= 16
 
 
 @pytest.mark.parametrize(
@@ -187,4 +188,4 @@ def test_each_api_sort_and_search_is_served_by_its_index(db: psycopg.Connection[
     db.execute("SET enable_sort = off")
     plan = "\n".join(str(r[0]) for r in db.execute(f"EXPLAIN {query}").fetchall())
     assert index in plan, plan
-    assert " Sort " not in f" {plan} " and "Sort Key" not in plan, plan
+    assert "Sort Key" not in plan, plan
