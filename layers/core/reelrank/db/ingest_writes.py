@@ -1,0 +1,650 @@
+"""The set-based write path of one ingest chunk: staging tables, upserts, facts and incremental aggregates.
+
+One call of :func:`write_chunk` runs inside the caller's transaction and touches every table of DESIGN §3 with a
+fixed number of statements, whatever the chunk's size (COPY into temporary staging tables, then one statement per
+target table). Aggregates move by the difference between each video's old and new contribution, so they stay equal
+to a full recomputation (the ``aggregate_drift`` view) after any sequence of chunks.
+
+Concurrency: existing rows are locked in key order (videos, then creators, sounds, hashtags, communities) before
+anything is written, and new keys are inserted in key order, so two chunks with overlapping keys wait for each
+other instead of deadlocking. A record observed before the video's current metrics only adds a snapshot row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from reelrank.models.canonical import CanonicalVideo
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkResult:
+    """What one chunk did."""
+
+    new_videos: int
+    updated_videos: int
+    stale_records: int
+
+
+_STAGING = """
+CREATE TEMP TABLE stage_videos (
+    video_id text PRIMARY KEY, platform text NOT NULL, url text, caption text, thumbnail_url text,
+    duration_seconds integer, created_at timestamptz, creator_id text,
+    views bigint NOT NULL, likes bigint NOT NULL, comments bigint NOT NULL, shares bigint NOT NULL,
+    saves bigint NOT NULL, snap_views bigint, snap_likes bigint, snap_comments bigint, snap_shares bigint,
+    snap_saves bigint, observed_at timestamptz NOT NULL, source text NOT NULL, raw jsonb NOT NULL
+) ON COMMIT DROP;
+CREATE TEMP TABLE stage_creators (
+    creator_id text PRIMARY KEY, platform text NOT NULL, username text, display_name text, platform_user_id text,
+    avatar_url text, verified boolean, followers_count bigint, bio text, raw jsonb
+) ON COMMIT DROP;
+CREATE TEMP TABLE stage_sounds (
+    video_id text PRIMARY KEY, sound_id text NOT NULL, title text, author text, original boolean, cover_url text,
+    play_url text
+) ON COMMIT DROP;
+CREATE TEMP TABLE stage_hashtags (video_id text, hashtag text, display text, PRIMARY KEY (video_id, hashtag))
+    ON COMMIT DROP;
+CREATE TEMP TABLE stage_mentions (video_id text, handle text, PRIMARY KEY (video_id, handle)) ON COMMIT DROP;
+"""
+
+# Statements run in order after the staging tables are filled. Each is one set-based statement.
+_WRITE_STEPS: tuple[str, ...] = (
+    # 1. Lock the chunk's existing videos in key order and keep their old state (metrics and facts).
+    """
+    CREATE TEMP TABLE old_videos ON COMMIT DROP AS
+    SELECT v.video_id, v.platform, v.creator_id, v.views_count, v.likes_count, v.impact_score, v.created_at,
+           v.metrics_observed_at
+    FROM videos_hot v
+    WHERE v.video_id IN (SELECT video_id FROM stage_videos)
+    ORDER BY v.video_id
+    FOR UPDATE OF v
+    """,
+    # 2. Fresh records: new videos, or observed no earlier than the stored metrics. The rest only add snapshots.
+    """
+    CREATE TEMP TABLE fresh ON COMMIT DROP AS
+    SELECT s.video_id, (o.video_id IS NULL) AS is_new
+    FROM stage_videos s LEFT JOIN old_videos o USING (video_id)
+    WHERE o.video_id IS NULL OR o.metrics_observed_at IS NULL OR s.observed_at >= o.metrics_observed_at
+    """,
+    """
+    CREATE TEMP TABLE old_hashtags ON COMMIT DROP AS
+    SELECT f.video_id, f.hashtag FROM video_hashtag_facts f JOIN fresh USING (video_id) WHERE NOT fresh.is_new
+    """,
+    """
+    CREATE TEMP TABLE old_sounds ON COMMIT DROP AS
+    SELECT f.video_id, f.sound_id FROM video_sound_facts f JOIN fresh USING (video_id) WHERE NOT fresh.is_new
+    """,
+    """
+    CREATE TEMP TABLE old_communities ON COMMIT DROP AS
+    SELECT m.video_id, m.community_id FROM community_video_memberships m JOIN fresh USING (video_id)
+    WHERE NOT fresh.is_new
+    """,
+    # 3. Profiles and keys: creators, sounds, hashtags (inserted in key order; aggregates untouched here).
+    """
+    INSERT INTO creators_hot AS c (creator_id, platform, username, display_name, platform_user_id, avatar_url,
+                                   verified, followers_count, bio)
+    SELECT sc.creator_id, sc.platform, sc.username, sc.display_name, sc.platform_user_id, sc.avatar_url,
+           coalesce(sc.verified, false), sc.followers_count, sc.bio
+    FROM stage_creators sc
+    WHERE sc.creator_id IN (SELECT s.creator_id FROM stage_videos s JOIN fresh USING (video_id))
+    ORDER BY sc.creator_id
+    ON CONFLICT (creator_id) DO UPDATE SET
+        username = coalesce(excluded.username, c.username),
+        display_name = coalesce(excluded.display_name, c.display_name),
+        platform_user_id = coalesce(excluded.platform_user_id, c.platform_user_id),
+        avatar_url = coalesce(excluded.avatar_url, c.avatar_url),
+        verified = excluded.verified OR c.verified,
+        followers_count = coalesce(excluded.followers_count, c.followers_count),
+        bio = coalesce(excluded.bio, c.bio),
+        last_seen_at = now(),
+        updated_at = now()
+    """,
+    """
+    INSERT INTO creators_cold AS c (creator_id, raw)
+    SELECT sc.creator_id, sc.raw FROM stage_creators sc
+    WHERE sc.raw IS NOT NULL AND sc.creator_id IN (SELECT s.creator_id FROM stage_videos s JOIN fresh USING (video_id))
+    ORDER BY sc.creator_id
+    ON CONFLICT (creator_id) DO UPDATE SET raw = excluded.raw, updated_at = now()
+    """,
+    """
+    INSERT INTO sounds_hot AS so (sound_id, sound_title, sound_author, original, cover_url, play_url)
+    SELECT DISTINCT ON (ss.sound_id) ss.sound_id, ss.title, ss.author, ss.original, ss.cover_url, ss.play_url
+    FROM stage_sounds ss JOIN fresh USING (video_id)
+    ORDER BY ss.sound_id, ss.video_id
+    ON CONFLICT (sound_id) DO UPDATE SET
+        sound_title = coalesce(excluded.sound_title, so.sound_title),
+        sound_author = coalesce(excluded.sound_author, so.sound_author),
+        original = coalesce(excluded.original, so.original),
+        cover_url = coalesce(excluded.cover_url, so.cover_url),
+        play_url = coalesce(excluded.play_url, so.play_url),
+        updated_at = now()
+    """,
+    """
+    INSERT INTO hashtags_hot AS h (hashtag, display_name)
+    SELECT DISTINCT ON (sh.hashtag) sh.hashtag, sh.display
+    FROM stage_hashtags sh JOIN fresh USING (video_id)
+    ORDER BY sh.hashtag, sh.video_id
+    ON CONFLICT (hashtag) DO UPDATE SET last_seen_at = now()
+    """,
+    """
+    INSERT INTO hashtags_cold AS h (hashtag, display_forms)
+    SELECT sh.hashtag, array_agg(DISTINCT sh.display ORDER BY sh.display)
+    FROM stage_hashtags sh JOIN fresh USING (video_id)
+    GROUP BY sh.hashtag
+    ORDER BY sh.hashtag
+    ON CONFLICT (hashtag) DO UPDATE SET
+        display_forms = ARRAY(SELECT DISTINCT x FROM unnest(h.display_forms || excluded.display_forms) AS x ORDER BY x),
+        updated_at = now()
+    """,
+    # 4. The videos themselves (the trigger scores them with the active weights).
+    """
+    INSERT INTO videos_hot AS v (video_id, platform, url, caption, thumbnail_url, duration_seconds, created_at,
+                                 creator_id, views_count, likes_count, comments_count, shares_count, collect_count,
+                                 metrics_observed_at, source)
+    SELECT s.video_id, s.platform, s.url, s.caption, s.thumbnail_url, s.duration_seconds, s.created_at,
+           s.creator_id, s.views, s.likes, s.comments, s.shares, s.saves, s.observed_at, s.source
+    FROM stage_videos s JOIN fresh USING (video_id)
+    ORDER BY s.video_id
+    ON CONFLICT (video_id) DO UPDATE SET
+        url = coalesce(excluded.url, v.url),
+        caption = coalesce(excluded.caption, v.caption),
+        thumbnail_url = coalesce(excluded.thumbnail_url, v.thumbnail_url),
+        duration_seconds = coalesce(excluded.duration_seconds, v.duration_seconds),
+        created_at = coalesce(excluded.created_at, v.created_at),
+        creator_id = coalesce(excluded.creator_id, v.creator_id),
+        views_count = excluded.views_count,
+        likes_count = excluded.likes_count,
+        comments_count = excluded.comments_count,
+        shares_count = excluded.shares_count,
+        collect_count = excluded.collect_count,
+        metrics_observed_at = excluded.metrics_observed_at,
+        source = excluded.source,
+        last_seen_at = now(),
+        updated_at = now()
+    """,
+    """
+    INSERT INTO videos_cold AS c (video_id, source, raw)
+    SELECT s.video_id, s.source, s.raw FROM stage_videos s JOIN fresh USING (video_id)
+    ORDER BY s.video_id
+    ON CONFLICT (video_id) DO UPDATE SET source = excluded.source, raw = excluded.raw, updated_at = now()
+    """,
+    # The new state of the fresh videos, read once: every fact and contribution below derives from it.
+    """
+    CREATE TEMP TABLE new_videos ON COMMIT DROP AS
+    SELECT v.video_id, v.platform, v.creator_id, v.views_count, v.likes_count, v.impact_score, v.created_at
+    FROM videos_hot v JOIN fresh USING (video_id)
+    """,
+    # 5. Facts: replace each fresh video's hashtags, sound, mentions and community memberships.
+    """
+    DELETE FROM video_hashtag_facts f USING fresh
+    WHERE f.video_id = fresh.video_id AND NOT fresh.is_new
+      AND NOT EXISTS (SELECT 1 FROM stage_hashtags sh WHERE sh.video_id = f.video_id AND sh.hashtag = f.hashtag)
+    """,
+    """
+    INSERT INTO video_hashtag_facts AS f (hashtag, video_id, platform, creator_id, views_count, likes_count,
+                                         impact_score, created_at)
+    SELECT sh.hashtag, n.video_id, n.platform, n.creator_id, n.views_count, n.likes_count, n.impact_score, n.created_at
+    FROM stage_hashtags sh JOIN new_videos n USING (video_id)
+    ORDER BY sh.hashtag, n.video_id
+    ON CONFLICT (hashtag, video_id) DO UPDATE SET
+        platform = excluded.platform, creator_id = excluded.creator_id, views_count = excluded.views_count,
+        likes_count = excluded.likes_count, impact_score = excluded.impact_score, created_at = excluded.created_at
+    WHERE (f.platform, f.creator_id, f.views_count, f.likes_count, f.impact_score, f.created_at)
+          IS DISTINCT FROM (excluded.platform, excluded.creator_id, excluded.views_count, excluded.likes_count,
+                            excluded.impact_score, excluded.created_at)
+    """,
+    """
+    DELETE FROM video_sound_facts f USING fresh
+    WHERE f.video_id = fresh.video_id AND NOT fresh.is_new
+      AND NOT EXISTS (SELECT 1 FROM stage_sounds ss WHERE ss.video_id = f.video_id AND ss.sound_id = f.sound_id)
+    """,
+    """
+    INSERT INTO video_sound_facts AS f (video_id, sound_id, creator_id, views_count, likes_count, impact_score,
+                                       created_at)
+    SELECT n.video_id, ss.sound_id, n.creator_id, n.views_count, n.likes_count, n.impact_score, n.created_at
+    FROM stage_sounds ss JOIN new_videos n USING (video_id)
+    ORDER BY n.video_id
+    ON CONFLICT (video_id) DO UPDATE SET
+        sound_id = excluded.sound_id, creator_id = excluded.creator_id, views_count = excluded.views_count,
+        likes_count = excluded.likes_count, impact_score = excluded.impact_score, created_at = excluded.created_at
+    WHERE (f.sound_id, f.creator_id, f.views_count, f.likes_count, f.impact_score, f.created_at)
+          IS DISTINCT FROM (excluded.sound_id, excluded.creator_id, excluded.views_count, excluded.likes_count,
+                            excluded.impact_score, excluded.created_at)
+    """,
+    """
+    DELETE FROM video_creator_mentions m USING fresh
+    WHERE m.video_id = fresh.video_id AND NOT fresh.is_new
+      AND NOT EXISTS (SELECT 1 FROM stage_mentions sm WHERE sm.video_id = m.video_id AND sm.handle = m.handle)
+    """,
+    """
+    INSERT INTO video_creator_mentions (video_id, handle)
+    SELECT sm.video_id, sm.handle FROM stage_mentions sm JOIN fresh USING (video_id)
+    ORDER BY sm.video_id, sm.handle
+    ON CONFLICT DO NOTHING
+    """,
+    """
+    CREATE TEMP TABLE new_communities ON COMMIT DROP AS
+    SELECT DISTINCT sh.video_id, c.id AS community_id
+    FROM stage_hashtags sh JOIN fresh USING (video_id)
+    JOIN communities c ON c.linked_hashtags @> ARRAY[sh.hashtag]
+    """,
+    """
+    DELETE FROM community_video_memberships m USING fresh
+    WHERE m.video_id = fresh.video_id AND NOT fresh.is_new
+      AND NOT EXISTS (SELECT 1 FROM new_communities nc WHERE nc.video_id = m.video_id AND nc.community_id = m.community_id)
+    """,
+    """
+    INSERT INTO community_video_memberships AS m (community_id, video_id, platform, creator_id, views_count,
+                                                 likes_count, impact_score, created_at)
+    SELECT nc.community_id, n.video_id, n.platform, n.creator_id, n.views_count, n.likes_count, n.impact_score,
+           n.created_at
+    FROM new_communities nc JOIN new_videos n USING (video_id)
+    ORDER BY nc.community_id, n.video_id
+    ON CONFLICT (community_id, video_id) DO UPDATE SET
+        platform = excluded.platform, creator_id = excluded.creator_id, views_count = excluded.views_count,
+        likes_count = excluded.likes_count, impact_score = excluded.impact_score, created_at = excluded.created_at
+    WHERE (m.platform, m.creator_id, m.views_count, m.likes_count, m.impact_score, m.created_at)
+          IS DISTINCT FROM (excluded.platform, excluded.creator_id, excluded.views_count, excluded.likes_count,
+                            excluded.impact_score, excluded.created_at)
+    """,
+    # 6. Contributions: each fresh video adds its new state and takes back its old one, per aggregate row.
+    """
+    CREATE TEMP TABLE contrib ON COMMIT DROP AS
+    WITH states AS (
+        SELECT o.video_id, o.platform, o.creator_id, o.views_count, o.likes_count, o.impact_score, -1 AS sign, true AS old
+        FROM old_videos o JOIN fresh USING (video_id)
+        UNION ALL
+        SELECT n.video_id, n.platform, n.creator_id, n.views_count, n.likes_count, n.impact_score, 1, false
+        FROM new_videos n
+    )
+    SELECT 'creator'::text AS kind, s.creator_id AS k1, NULL::text AS k2, s.platform, s.sign,
+           s.views_count, s.likes_count, s.impact_score
+    FROM states s WHERE s.creator_id IS NOT NULL
+    UNION ALL
+    SELECT 'sound', so.sound_id, NULL, s.platform, s.sign, s.views_count, s.likes_count, s.impact_score
+    FROM states s
+    JOIN (SELECT video_id, sound_id, true AS old FROM old_sounds
+          UNION ALL SELECT ss.video_id, ss.sound_id, false FROM stage_sounds ss JOIN fresh USING (video_id)) so
+      ON so.video_id = s.video_id AND so.old = s.old
+    UNION ALL
+    SELECT 'hashtag', h.hashtag, s.creator_id, s.platform, s.sign, s.views_count, s.likes_count, s.impact_score
+    FROM states s
+    JOIN (SELECT video_id, hashtag, true AS old FROM old_hashtags
+          UNION ALL SELECT sh.video_id, sh.hashtag, false FROM stage_hashtags sh JOIN fresh USING (video_id)) h
+      ON h.video_id = s.video_id AND h.old = s.old
+    UNION ALL
+    SELECT 'community', c.community_id::text, s.creator_id, s.platform, s.sign, s.views_count, s.likes_count,
+           s.impact_score
+    FROM states s
+    JOIN (SELECT video_id, community_id, true AS old FROM old_communities
+          UNION ALL SELECT video_id, community_id, false FROM new_communities) c
+      ON c.video_id = s.video_id AND c.old = s.old
+    """,
+    # 7. Apply the deltas, locking aggregate rows in key order first.
+    """
+    WITH d AS (
+        SELECT k1 AS creator_id, sum(sign) AS n, sum(sign * views_count) AS views, sum(sign * likes_count) AS likes,
+               sum(sign * impact_score) AS impact
+        FROM contrib WHERE kind = 'creator' GROUP BY k1
+    ), locked AS (
+        SELECT c.creator_id FROM creators_hot c JOIN d USING (creator_id) ORDER BY c.creator_id FOR UPDATE OF c
+    )
+    UPDATE creators_hot c SET
+        videos_count = c.videos_count + d.n, total_play_count = c.total_play_count + d.views,
+        likes_total = c.likes_total + d.likes, total_impact_score = c.total_impact_score + d.impact,
+        updated_at = now()
+    FROM d JOIN locked USING (creator_id)
+    WHERE c.creator_id = d.creator_id AND (d.n, d.views, d.likes, d.impact) IS DISTINCT FROM (0, 0, 0, 0)
+    """,
+    """
+    WITH d AS (
+        SELECT k1 AS sound_id, sum(sign) AS n, sum(sign * views_count) AS views, sum(sign * likes_count) AS likes,
+               sum(sign * impact_score) AS impact
+        FROM contrib WHERE kind = 'sound' GROUP BY k1
+    ), locked AS (
+        SELECT s.sound_id FROM sounds_hot s JOIN d USING (sound_id) ORDER BY s.sound_id FOR UPDATE OF s
+    )
+    UPDATE sounds_hot s SET
+        videos_count = s.videos_count + d.n, views_total = s.views_total + d.views,
+        likes_total = s.likes_total + d.likes, total_impact_score = s.total_impact_score + d.impact,
+        last_used_at = (SELECT max(f.created_at) FROM video_sound_facts f WHERE f.sound_id = s.sound_id),
+        updated_at = now()
+    FROM d JOIN locked USING (sound_id)
+    WHERE s.sound_id = d.sound_id
+    """,
+    # (hashtag, creator) pair counts first: their zero crossings are the hashtags' creators_count deltas.
+    """
+    CREATE TEMP TABLE pair_delta ON COMMIT DROP AS
+    SELECT k1 AS hashtag, k2 AS creator_id, min(platform) AS platform, sum(sign)::bigint AS n
+    FROM contrib WHERE kind = 'hashtag' AND k2 IS NOT NULL GROUP BY k1, k2 HAVING sum(sign) <> 0
+    """,
+    """
+    CREATE TEMP TABLE pair_before ON COMMIT DROP AS
+    SELECT p.hashtag, p.creator_id, p.video_count
+    FROM hashtag_creator_counts p JOIN pair_delta d USING (hashtag, creator_id)
+    ORDER BY p.hashtag, p.creator_id
+    FOR UPDATE OF p
+    """,
+    """
+    INSERT INTO hashtag_creator_counts AS p (hashtag, creator_id, video_count)
+    SELECT d.hashtag, d.creator_id, d.n FROM pair_delta d
+    WHERE d.n > 0 AND NOT EXISTS (SELECT 1 FROM pair_before b WHERE (b.hashtag, b.creator_id) = (d.hashtag, d.creator_id))
+    ORDER BY d.hashtag, d.creator_id
+    ON CONFLICT (hashtag, creator_id) DO UPDATE SET video_count = p.video_count + excluded.video_count
+    """,
+    """
+    UPDATE hashtag_creator_counts p SET video_count = p.video_count + d.n
+    FROM pair_delta d JOIN pair_before b USING (hashtag, creator_id)
+    WHERE (p.hashtag, p.creator_id) = (d.hashtag, d.creator_id) AND b.video_count + d.n > 0
+    """,
+    """
+    DELETE FROM hashtag_creator_counts p USING pair_delta d JOIN pair_before b USING (hashtag, creator_id)
+    WHERE (p.hashtag, p.creator_id) = (d.hashtag, d.creator_id) AND b.video_count + d.n <= 0
+    """,
+    """
+    CREATE TEMP TABLE hashtag_delta ON COMMIT DROP AS
+    WITH sums AS (
+        SELECT k1 AS hashtag, platform, sum(sign) AS n, sum(sign * views_count) AS views,
+               sum(sign * likes_count) AS likes, sum(sign * impact_score) AS impact
+        FROM contrib WHERE kind = 'hashtag' GROUP BY k1, platform
+    ), crossings AS (
+        SELECT d.hashtag, d.platform,
+               sum(CASE WHEN coalesce(b.video_count, 0) = 0 AND d.n > 0 THEN 1
+                        WHEN coalesce(b.video_count, 0) > 0 AND b.video_count + d.n <= 0 THEN -1
+                        ELSE 0 END) AS creators
+        FROM pair_delta d LEFT JOIN pair_before b USING (hashtag, creator_id)
+        GROUP BY d.hashtag, d.platform
+    )
+    SELECT s.hashtag, s.platform, s.n, s.views, s.likes, s.impact, coalesce(c.creators, 0) AS creators
+    FROM sums s LEFT JOIN crossings c USING (hashtag, platform)
+    """,
+    """
+    WITH d AS (
+        SELECT hashtag, sum(n) AS n, sum(views) AS views, sum(likes) AS likes, sum(impact) AS impact,
+               sum(creators) AS creators
+        FROM hashtag_delta GROUP BY hashtag
+    ), locked AS (
+        SELECT h.hashtag FROM hashtags_hot h JOIN d USING (hashtag) ORDER BY h.hashtag FOR UPDATE OF h
+    )
+    UPDATE hashtags_hot h SET
+        videos_count = h.videos_count + d.n, creators_count = h.creators_count + d.creators,
+        views_total = h.views_total + d.views, likes_total = h.likes_total + d.likes,
+        total_impact_score = h.total_impact_score + d.impact, updated_at = now()
+    FROM d JOIN locked USING (hashtag)
+    WHERE h.hashtag = d.hashtag AND (d.n, d.views, d.likes, d.impact, d.creators) IS DISTINCT FROM (0, 0, 0, 0, 0)
+    """,
+    """
+    INSERT INTO hashtag_platform_totals AS t (hashtag, platform, videos_count, creators_count, views_total,
+                                             likes_total, total_impact_score)
+    SELECT hashtag, platform, n, creators, views, likes, impact FROM hashtag_delta
+    WHERE (n, views, likes, impact, creators) IS DISTINCT FROM (0, 0, 0, 0, 0)
+    ORDER BY hashtag, platform
+    ON CONFLICT (hashtag, platform) DO UPDATE SET
+        videos_count = t.videos_count + excluded.videos_count,
+        creators_count = t.creators_count + excluded.creators_count,
+        views_total = t.views_total + excluded.views_total,
+        likes_total = t.likes_total + excluded.likes_total,
+        total_impact_score = t.total_impact_score + excluded.total_impact_score
+    """,
+    # Communities: (community, creator) and (community, hashtag) memberships, then the community totals.
+    """
+    CREATE TEMP TABLE cc_delta ON COMMIT DROP AS
+    SELECT k1::bigint AS community_id, k2 AS creator_id, min(platform) AS platform, sum(sign)::bigint AS n,
+           sum(sign * views_count) AS views, sum(sign * likes_count) AS likes, sum(sign * impact_score) AS impact
+    FROM contrib WHERE kind = 'community' AND k2 IS NOT NULL GROUP BY k1, k2
+    HAVING (sum(sign), sum(sign * views_count), sum(sign * likes_count), sum(sign * impact_score))
+           IS DISTINCT FROM (0, 0, 0, 0)
+    """,
+    """
+    CREATE TEMP TABLE cc_before ON COMMIT DROP AS
+    SELECT m.community_id, m.creator_id, m.video_count
+    FROM community_creator_memberships m JOIN cc_delta d USING (community_id, creator_id)
+    ORDER BY m.community_id, m.creator_id
+    FOR UPDATE OF m
+    """,
+    """
+    INSERT INTO community_creator_memberships AS m (community_id, creator_id, video_count, total_views, total_likes,
+                                                   total_impact_score)
+    SELECT d.community_id, d.creator_id, d.n, d.views, d.likes, d.impact FROM cc_delta d
+    WHERE d.n > 0
+      AND NOT EXISTS (SELECT 1 FROM cc_before b WHERE (b.community_id, b.creator_id) = (d.community_id, d.creator_id))
+    ORDER BY d.community_id, d.creator_id
+    """,
+    """
+    UPDATE community_creator_memberships m SET
+        video_count = m.video_count + d.n, total_views = m.total_views + d.views,
+        total_likes = m.total_likes + d.likes, total_impact_score = m.total_impact_score + d.impact
+    FROM cc_delta d JOIN cc_before b USING (community_id, creator_id)
+    WHERE (m.community_id, m.creator_id) = (d.community_id, d.creator_id) AND b.video_count + d.n > 0
+    """,
+    """
+    DELETE FROM community_creator_memberships m USING cc_delta d JOIN cc_before b USING (community_id, creator_id)
+    WHERE (m.community_id, m.creator_id) = (d.community_id, d.creator_id) AND b.video_count + d.n <= 0
+    """,
+    """
+    CREATE TEMP TABLE ch_delta ON COMMIT DROP AS
+    WITH member_states AS (
+        SELECT c.community_id, c.video_id, c.old FROM (
+            SELECT video_id, community_id, true AS old FROM old_communities
+            UNION ALL SELECT video_id, community_id, false FROM new_communities) c
+    ), tagged AS (
+        SELECT m.community_id, h.hashtag, CASE WHEN m.old THEN -1 ELSE 1 END AS sign,
+               CASE WHEN m.old THEN o.views_count ELSE n.views_count END AS views,
+               CASE WHEN m.old THEN o.impact_score ELSE n.impact_score END AS impact
+        FROM member_states m
+        JOIN (SELECT video_id, hashtag, true AS old FROM old_hashtags
+              UNION ALL SELECT sh.video_id, sh.hashtag, false FROM stage_hashtags sh JOIN fresh USING (video_id)) h
+          ON h.video_id = m.video_id AND h.old = m.old
+        LEFT JOIN old_videos o ON m.old AND o.video_id = m.video_id
+        LEFT JOIN new_videos n ON NOT m.old AND n.video_id = m.video_id
+    )
+    SELECT community_id, hashtag, sum(sign)::bigint AS n, sum(sign * views) AS views, sum(sign * impact) AS impact
+    FROM tagged GROUP BY community_id, hashtag
+    HAVING (sum(sign), sum(sign * views), sum(sign * impact)) IS DISTINCT FROM (0, 0, 0)
+    """,
+    """
+    CREATE TEMP TABLE ch_before ON COMMIT DROP AS
+    SELECT m.community_id, m.hashtag, m.video_count
+    FROM community_hashtag_memberships m JOIN ch_delta d USING (community_id, hashtag)
+    ORDER BY m.community_id, m.hashtag
+    FOR UPDATE OF m
+    """,
+    """
+    INSERT INTO community_hashtag_memberships (community_id, hashtag, video_count, total_views, total_impact_score)
+    SELECT d.community_id, d.hashtag, d.n, d.views, d.impact FROM ch_delta d
+    WHERE d.n > 0
+      AND NOT EXISTS (SELECT 1 FROM ch_before b WHERE (b.community_id, b.hashtag) = (d.community_id, d.hashtag))
+    ORDER BY d.community_id, d.hashtag
+    """,
+    """
+    UPDATE community_hashtag_memberships m SET
+        video_count = m.video_count + d.n, total_views = m.total_views + d.views,
+        total_impact_score = m.total_impact_score + d.impact
+    FROM ch_delta d JOIN ch_before b USING (community_id, hashtag)
+    WHERE (m.community_id, m.hashtag) = (d.community_id, d.hashtag) AND b.video_count + d.n > 0
+    """,
+    """
+    DELETE FROM community_hashtag_memberships m USING ch_delta d JOIN ch_before b USING (community_id, hashtag)
+    WHERE (m.community_id, m.hashtag) = (d.community_id, d.hashtag) AND b.video_count + d.n <= 0
+    """,
+    """
+    CREATE TEMP TABLE community_delta ON COMMIT DROP AS
+    WITH sums AS (
+        SELECT k1::bigint AS community_id, platform, sum(sign) AS n, sum(sign * views_count) AS views,
+               sum(sign * likes_count) AS likes, sum(sign * impact_score) AS impact
+        FROM contrib WHERE kind = 'community' GROUP BY k1, platform
+    ), crossings AS (
+        SELECT d.community_id, d.platform,
+               sum(CASE WHEN coalesce(b.video_count, 0) = 0 AND d.n > 0 THEN 1
+                        WHEN coalesce(b.video_count, 0) > 0 AND b.video_count + d.n <= 0 THEN -1
+                        ELSE 0 END) AS creators
+        FROM cc_delta d LEFT JOIN cc_before b USING (community_id, creator_id)
+        GROUP BY d.community_id, d.platform
+    )
+    SELECT s.community_id, s.platform, s.n, s.views, s.likes, s.impact, coalesce(c.creators, 0) AS creators
+    FROM sums s LEFT JOIN crossings c USING (community_id, platform)
+    """,
+    """
+    WITH d AS (
+        SELECT community_id, sum(n) AS n, sum(views) AS views, sum(likes) AS likes, sum(impact) AS impact,
+               sum(creators) AS creators
+        FROM community_delta GROUP BY community_id
+    ), locked AS (
+        SELECT c.id FROM communities c JOIN d ON d.community_id = c.id ORDER BY c.id FOR UPDATE OF c
+    )
+    UPDATE communities c SET
+        total_videos = c.total_videos + d.n, total_views = c.total_views + d.views,
+        total_likes = c.total_likes + d.likes, total_creators = c.total_creators + d.creators,
+        total_impact_score = c.total_impact_score + d.impact, updated_at = now()
+    FROM d JOIN locked ON locked.id = d.community_id
+    WHERE c.id = d.community_id AND (d.n, d.views, d.likes, d.impact, d.creators) IS DISTINCT FROM (0, 0, 0, 0, 0)
+    """,
+    """
+    INSERT INTO community_platform_totals AS t (community_id, platform, total_videos, total_views, total_likes,
+                                               total_creators, total_impact_score)
+    SELECT community_id, platform, n, views, likes, creators, impact FROM community_delta
+    WHERE (n, views, likes, impact, creators) IS DISTINCT FROM (0, 0, 0, 0, 0)
+    ORDER BY community_id, platform
+    ON CONFLICT (community_id, platform) DO UPDATE SET
+        total_videos = t.total_videos + excluded.total_videos, total_views = t.total_views + excluded.total_views,
+        total_likes = t.total_likes + excluded.total_likes,
+        total_creators = t.total_creators + excluded.total_creators,
+        total_impact_score = t.total_impact_score + excluded.total_impact_score
+    """,
+)
+
+_SNAPSHOTS = """
+INSERT INTO video_metric_snapshots (video_id, observed_at, views_count, likes_count, comments_count, shares_count,
+                                   collect_count, source, ingestion_id)
+SELECT s.video_id, s.observed_at, s.snap_views, s.snap_likes, s.snap_comments, s.snap_shares, s.snap_saves, s.source,
+       %s
+FROM stage_videos s
+WHERE EXISTS (SELECT 1 FROM videos_hot v WHERE v.video_id = s.video_id)
+ORDER BY s.video_id
+ON CONFLICT DO NOTHING
+"""
+
+
+def _dedupe(videos: list[CanonicalVideo], observed_at: datetime) -> list[tuple[CanonicalVideo, datetime]]:
+    """One record per video: the latest observation wins (a record repeated in a snapshot counts once)."""
+    latest: dict[str, tuple[CanonicalVideo, datetime]] = {}
+    for video in videos:
+        seen = video.observed_at or observed_at
+        kept = latest.get(video.video_id)
+        if kept is None or seen >= kept[1]:
+            latest[video.video_id] = (video, seen)
+    return [latest[k] for k in sorted(latest)]
+
+
+def _copy_staging(conn: psycopg.Connection[Any], rows: list[tuple[CanonicalVideo, datetime]]) -> None:
+    with conn.cursor() as cur:
+        with cur.copy(
+            "COPY stage_videos (video_id, platform, url, caption, thumbnail_url, duration_seconds, created_at,"
+            " creator_id, views, likes, comments, shares, saves, snap_views, snap_likes, snap_comments, snap_shares,"
+            " snap_saves, observed_at, source, raw) FROM STDIN"
+        ) as copy:
+            for v, seen in rows:
+                copy.write_row(
+                    (
+                        v.video_id,
+                        v.platform,
+                        v.url,
+                        v.caption,
+                        v.thumbnail_url,
+                        v.duration_seconds,
+                        v.posted_at,
+                        v.creator.creator_id if v.creator else None,
+                        v.views or 0,
+                        v.likes or 0,
+                        v.comments or 0,
+                        v.shares or 0,
+                        v.saves or 0,
+                        v.views,
+                        v.likes,
+                        v.comments,
+                        v.shares,
+                        v.saves,
+                        seen,
+                        v.source,
+                        Jsonb(v.raw),
+                    )
+                )
+        creators = {v.creator.creator_id: (v.creator, v.raw) for v, _ in rows if v.creator is not None}
+        with cur.copy(
+            "COPY stage_creators (creator_id, platform, username, display_name, platform_user_id, avatar_url,"
+            " verified, followers_count, bio, raw) FROM STDIN"
+        ) as copy:
+            for c, _raw in creators.values():
+                copy.write_row(
+                    (
+                        c.creator_id,
+                        c.platform,
+                        c.username,
+                        c.display_name,
+                        c.platform_user_id,
+                        c.avatar_url,
+                        c.verified,
+                        c.followers_count,
+                        c.bio,
+                        Jsonb(c.model_dump(mode="json")),
+                    )
+                )
+        with cur.copy(
+            "COPY stage_sounds (video_id, sound_id, title, author, original, cover_url, play_url) FROM STDIN"
+        ) as copy:
+            for v, _ in rows:
+                if v.sound is not None:
+                    s = v.sound
+                    copy.write_row((v.video_id, s.sound_id, s.title, s.author, s.original, s.cover_url, s.play_url))
+        with cur.copy("COPY stage_hashtags (video_id, hashtag, display) FROM STDIN") as copy:
+            for v, _ in rows:
+                seen_tags: set[str] = set()
+                for h in v.hashtags:
+                    if h.tag not in seen_tags:
+                        seen_tags.add(h.tag)
+                        copy.write_row((v.video_id, h.tag, h.display))
+        with cur.copy("COPY stage_mentions (video_id, handle) FROM STDIN") as copy:
+            for v, _ in rows:
+                for handle in sorted(set(v.mentions)):
+                    copy.write_row((v.video_id, handle))
+
+
+def write_chunk(
+    conn: psycopg.Connection[Any], videos: list[CanonicalVideo], *, ingestion_id: int | None, observed_at: datetime
+) -> ChunkResult:
+    """Write one chunk of validated videos into every table, inside the caller's transaction.
+
+    Parameters
+    ----------
+    conn
+        A connection with an open transaction (the chunk commits or rolls back as one).
+    videos
+        Validated records; duplicates of a video id are collapsed to the latest observation.
+    ingestion_id
+        Recorded on the snapshot rows.
+    observed_at
+        The observation time of records that carry none of their own (the snapshot's delivery time).
+
+    Returns
+    -------
+    ChunkResult
+        New and updated video counts, and how many records were older than the stored metrics.
+    """
+    rows = _dedupe(videos, observed_at)
+    if not rows:
+        return ChunkResult(0, 0, 0)
+    conn.execute(_STAGING)
+    _copy_staging(conn, rows)
+    for statement in _WRITE_STEPS:
+        conn.execute(statement)
+    conn.execute(_SNAPSHOTS, (ingestion_id,))
+    counts = conn.execute(
+        "SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new) FROM fresh"
+    ).fetchone()
+    new, updated = (int(counts[0]), int(counts[1])) if counts else (0, 0)
+    return ChunkResult(new_videos=new, updated_videos=updated, stale_records=len(rows) - new - updated)

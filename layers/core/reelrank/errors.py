@@ -1,0 +1,15 @@
+"""Domain errors: what reelrank raises on purpose, so callers can tell them from bugs and driver failures."""
+
+from __future__ import annotations
+
+
+class ReelrankError(Exception):
+    """Base class of every error reelrank raises on purpose."""
+
+
+class SnapshotFormatError(ReelrankError):
+    """A snapshot file cannot be read as records at all (as opposed to one bad record, which is only rejected).
+
+    Examples: malformed JSON or gzip, an API error body or a "snapshot not ready" body delivered instead of data,
+    a file whose source cannot be recognised.
+    """

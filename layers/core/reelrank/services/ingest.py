@@ -1,0 +1,330 @@
+"""Use case: ingest one snapshot (a file in S3, or records handed over directly) into every table.
+
+Re-delivery is a no-op: the snapshot's content hash (of the decompressed bytes, or of the records' canonical JSON)
+is unique among live ingestions, so a second delivery reports ``duplicate`` and writes nothing. Records are written
+in chunks, one short transaction each (``reelrank.db.ingest_writes``); a bad record is kept in ``rejected_videos``
+with its reason while the rest goes in.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import IO, Any
+from urllib.parse import unquote_plus
+
+import psycopg
+from pydantic import ValidationError
+
+from reelrank.db import ingestions
+from reelrank.db.ingest_writes import write_chunk
+from reelrank.errors import ReelrankError, SnapshotFormatError
+from reelrank.models.canonical import CanonicalVideo, RejectedRecord, SourceName
+from reelrank.models.ingest import (
+    MAX_REPORTED_REJECTIONS,
+    DirectRecordsEvent,
+    IngestResponse,
+    ObjectEvent,
+    RejectionOut,
+    S3NotificationEvent,
+)
+from reelrank.services.snapshot_reader import SnapshotRecords, read_records, read_snapshot
+
+DEFAULT_CHUNK_SIZE = 5000
+_SOURCES: tuple[SourceName, ...] = ("brightdata", "apify", "youtube", "tiktok_research")
+_COPY_BUFFER = 1 << 20
+
+
+class IngestEventError(ReelrankError):
+    """The event is none of the shapes the ingest function accepts."""
+
+
+def hash_decompressed(stream: IO[bytes]) -> str:
+    """SHA-256 of a file's decompressed bytes (gzip sniffed by its magic), read in constant memory."""
+    head = stream.read(2)
+    stream.seek(0)
+    body: IO[bytes] = gzip.GzipFile(fileobj=stream) if head == b"\x1f\x8b" else stream  # type: ignore[assignment]
+    digest = hashlib.sha256()
+    while block := body.read(_COPY_BUFFER):
+        digest.update(block)
+    stream.seek(0)
+    return digest.hexdigest()
+
+
+def hash_records(records: list[Any]) -> str:
+    """SHA-256 of the records' canonical JSON (what ``read_records`` reports as the content hash)."""
+    canonical = json.dumps(records, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def ingest_snapshot(
+    conn: psycopg.Connection[Any],
+    open_records: Any,
+    *,
+    content_hash: str,
+    source: SourceName | None,
+    trigger: str,
+    snapshot_id: str | None = None,
+    bucket: str | None = None,
+    key: str | None = None,
+    etag: str | None = None,
+    observed_at: datetime | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> IngestResponse:
+    """Ingest one snapshot whose content hash is already known.
+
+    Parameters
+    ----------
+    conn
+        An autocommit connection; each chunk is its own transaction.
+    open_records
+        A callable returning the snapshot's :class:`SnapshotRecords` (only called when the snapshot is new).
+    content_hash
+        SHA-256 of the snapshot's content, the idempotency key.
+    source, trigger, snapshot_id, bucket, key, etag
+        Recorded on the ``ingestions`` row.
+    observed_at
+        Observation time for records that carry none (default: now).
+    chunk_size
+        Records per write transaction.
+
+    Returns
+    -------
+    IngestResponse
+        ``completed``, ``duplicate`` (nothing written), or ``failed`` for a file that cannot be read at all.
+    """
+    ingestion_id, existing = ingestions.begin_ingestion(
+        conn,
+        content_hash=content_hash,
+        source=source,
+        snapshot_id=snapshot_id,
+        trigger=trigger,
+        bucket=bucket,
+        key=key,
+        etag=etag,
+    )
+    if existing is not None:
+        return IngestResponse(
+            ingestion_id=ingestion_id,
+            status="duplicate",
+            source=existing.source,
+            received=existing.received,
+            accepted=existing.accepted,
+            rejected=existing.rejected,
+        )
+    seen_at = observed_at or datetime.now(UTC)
+    rejections: list[RejectionOut] = []
+    try:
+        records: SnapshotRecords = open_records()
+        for chunk in records.chunks(chunk_size):
+            _write_one_chunk(conn, ingestion_id, chunk, records.source, seen_at, rejections)
+    except SnapshotFormatError as exc:
+        # The file itself is unreadable: retrying cannot help, so report it instead of raising.
+        row = ingestions.finish_ingestion(conn, ingestion_id, status="failed", error=str(exc))
+        return _response(row, rejections, error=str(exc))
+    except BaseException as exc:
+        # Transient or unexpected: mark the row failed (so a retry is not taken for a duplicate) and re-raise.
+        if not conn.broken:
+            ingestions.finish_ingestion(conn, ingestion_id, status="failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    row = ingestions.finish_ingestion(conn, ingestion_id, status="completed")
+    return _response(row, rejections)
+
+
+def _write_one_chunk(
+    conn: psycopg.Connection[Any],
+    ingestion_id: int,
+    chunk: list[tuple[int, CanonicalVideo | RejectedRecord]],
+    source: SourceName | None,
+    seen_at: datetime,
+    rejections: list[RejectionOut],
+) -> None:
+    videos = [r for _, r in chunk if isinstance(r, CanonicalVideo)]
+    rejected = [r for _, r in chunk if isinstance(r, RejectedRecord)]
+    if videos:
+        times = [v.observed_at or seen_at for v in videos]
+        ingestions.ensure_snapshot_partitions(conn, min(times), max(times))
+    with conn.transaction():
+        conn.execute("SET LOCAL lock_timeout = '30s'")
+        result = write_chunk(conn, videos, ingestion_id=ingestion_id, observed_at=seen_at)
+        ingestions.record_rejections(conn, ingestion_id, rejected)
+        ingestions.add_chunk_counts(
+            conn,
+            ingestion_id,
+            received=len(chunk),
+            accepted=len(videos),
+            rejected=len(rejected),
+            new=result.new_videos,
+            updated=result.updated_videos,
+            source=source,
+        )
+    room = MAX_REPORTED_REJECTIONS - len(rejections)
+    rejections.extend(RejectionOut(index=r.index, video_id=r.video_id, reason=r.reason) for r in rejected[:room])
+
+
+def _response(row: ingestions.IngestionRow, rejections: list[RejectionOut], error: str | None = None) -> IngestResponse:
+    return IngestResponse(
+        ingestion_id=row.ingestion_id,
+        status=row.status,
+        source=row.source,
+        received=row.received,
+        accepted=row.accepted,
+        rejected=row.rejected,
+        new_videos=row.new_videos,
+        updated_videos=row.updated_videos,
+        rejections=rejections,
+        error=error,
+    )
+
+
+def ingest_records(
+    conn: psycopg.Connection[Any],
+    event: DirectRecordsEvent,
+    *,
+    trigger: str = "invoke",
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> IngestResponse:
+    """Ingest records handed over inline (direct invoke, ``POST /admin/ingest``)."""
+    records = list(event.records)
+    return ingest_snapshot(
+        conn,
+        lambda: read_records(records, event.source),
+        content_hash=hash_records(records),
+        source=event.source,
+        trigger=trigger,
+        snapshot_id=event.snapshot_id,
+        chunk_size=chunk_size,
+    )
+
+
+def ingest_s3_object(
+    conn: psycopg.Connection[Any],
+    s3_client: Any,
+    bucket: str,
+    key: str,
+    *,
+    source: SourceName | None = None,
+    snapshot_id: str | None = None,
+    trigger: str = "s3",
+    observed_at: datetime | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> IngestResponse:
+    """Ingest one S3 object, streamed to a temporary file (constant memory whatever its size)."""
+    source = source or _source_from_key(key)
+    obj = s3_client.get_object(Bucket=bucket, Key=key)
+    with tempfile.TemporaryFile() as spool:
+        shutil.copyfileobj(obj["Body"], spool, _COPY_BUFFER)
+        spool.seek(0)
+        content_hash = hash_decompressed(spool)
+        return ingest_snapshot(
+            conn,
+            lambda: read_snapshot(spool, source),
+            content_hash=content_hash,
+            source=source,
+            trigger=trigger,
+            snapshot_id=snapshot_id,
+            bucket=bucket,
+            key=key,
+            etag=str(obj.get("ETag", "")).strip('"') or None,
+            observed_at=observed_at,
+            chunk_size=chunk_size,
+        )
+
+
+def _source_from_key(key: str) -> SourceName | None:
+    """A delivery folder named after the source (``brightdata/…``) says which it is; otherwise it is detected."""
+    first = key.split("/", 1)[0].lower().replace("-", "_")
+    return next((s for s in _SOURCES if s == first), None)
+
+
+def handle_ingest_event(
+    event: dict[str, Any],
+    conn: psycopg.Connection[Any],
+    *,
+    s3_client: Any | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> IngestResponse:
+    """Dispatch an ingest function event: S3 notification, ``{"bucket", "key"}`` or ``{"records": [...]}``.
+
+    Raises
+    ------
+    IngestEventError
+        If the event matches none of the accepted shapes (the message says what each shape needs).
+    """
+    if "Records" in event:
+        notification = _parse(S3NotificationEvent, event)
+        results = [
+            ingest_s3_object(
+                conn,
+                s3_client or _default_s3(),
+                r.s3.bucket.name,
+                unquote_plus(r.s3.object.key),
+                observed_at=_parse_time(r.eventTime),
+                chunk_size=chunk_size,
+            )
+            for r in notification.Records
+        ]
+        return results[0] if len(results) == 1 else _combine(results)
+    if "records" in event:
+        return ingest_records(conn, _parse(DirectRecordsEvent, event), chunk_size=chunk_size)
+    if "bucket" in event or "key" in event:
+        ref = _parse(ObjectEvent, event)
+        return ingest_s3_object(
+            conn,
+            s3_client or _default_s3(),
+            ref.bucket,
+            ref.key,
+            source=ref.source,
+            snapshot_id=ref.snapshot_id,
+            trigger="invoke",
+            chunk_size=chunk_size,
+        )
+    raise IngestEventError(
+        "unrecognised ingest event: expected an S3 notification ({'Records': [...]}), "
+        "{'records': [...], 'source'?: ...} or {'bucket': ..., 'key': ...}"
+    )
+
+
+def _parse(model: Any, event: dict[str, Any]) -> Any:
+    try:
+        return model.model_validate(event)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'event'}: {e['msg']}" for e in exc.errors())
+        raise IngestEventError(f"invalid {model.__name__}: {problems}") from exc
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _combine(results: list[IngestResponse]) -> IngestResponse:
+    statuses = {r.status for r in results}
+    status = "failed" if "failed" in statuses else "completed" if "completed" in statuses else "duplicate"
+    rejections: Iterator[RejectionOut] = (x for r in results for x in r.rejections)
+    return IngestResponse(
+        ingestion_id=results[-1].ingestion_id,
+        status=status,
+        source=results[-1].source,
+        received=sum(r.received for r in results),
+        accepted=sum(r.accepted for r in results),
+        rejected=sum(r.rejected for r in results),
+        new_videos=sum(r.new_videos for r in results),
+        updated_videos=sum(r.updated_videos for r in results),
+        rejections=list(rejections)[:MAX_REPORTED_REJECTIONS],
+    )
+
+
+def _default_s3() -> Any:
+    import boto3  # the Lambda runtime provides boto3; imported only when an S3 event arrives
+
+    return boto3.client("s3")
