@@ -171,7 +171,7 @@ def test_parse_timestamp_rejects_garbage(value: object) -> None:
     # Given something that is not a time
     # When it is parsed
     # Then a ValueError is raised
-    with pytest.raises(ValueError, match="must be|outside"):
+    with pytest.raises(ValueError, match=r"must be|outside"):
         parse_timestamp(value)
 
 
@@ -231,7 +231,16 @@ def test_parse_platform_id_rejects_mangled_ids(value: object) -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(True, True), ("True", True), ("false", False), (" False ", False), (1, True), (0, False), (None, None), ("x", None)],
+    [
+        (True, True),
+        ("True", True),
+        ("false", False),
+        (" False ", False),
+        (1, True),
+        (0, False),
+        (None, None),
+        ("x", None),
+    ],
 )
 def test_parse_flag_reads_loose_booleans(value: object, expected: bool | None) -> None:
     # Given a flag as scrapers write it
@@ -300,7 +309,10 @@ def test_normalize_hashtag_is_idempotent(text: str) -> None:
 @pytest.mark.parametrize(
     ("caption", "expected"),
     [
-        ("when the beat drops at 2am 🔥 #CarEdit #caredit #fyp #FYP #ネオン", ["CarEdit", "caredit", "fyp", "FYP", "ネオン"]),
+        (
+            "when the beat drops at 2am 🔥 #CarEdit #caredit #fyp #FYP #ネオン",
+            ["CarEdit", "caredit", "fyp", "FYP", "ネオン"],
+        ),
         ("édit #Édit #édit #AnimeEdit #animeエディット (reupload)", ["Édit", "édit", "AnimeEdit", "animeエディット"]),
         ("5 hidden cafés ☕️ #café #cafe.", ["café", "cafe"]),
         ("#fyp🔥#edit", ["fyp", "edit"]),
@@ -346,7 +358,13 @@ def test_dedupe_hashtags_keeps_cafe_and_cafe_accented_apart_and_drops_blanks() -
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("@Vela.Rhodes", "vela.rhodes"), (" nightdrive.edits ", "nightdrive.edits"), ("@", None), ("", None), (None, None)],
+    [
+        ("@Vela.Rhodes", "vela.rhodes"),
+        (" nightdrive.edits ", "nightdrive.edits"),
+        ("@", None),
+        ("", None),
+        (None, None),
+    ],
 )
 def test_normalize_handle(text: str | None, expected: str | None) -> None:
     # Given a handle or mention

@@ -12,6 +12,7 @@ other instead of deadlocking. A record observed before the video's current metri
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -378,12 +379,28 @@ _WRITE_STEPS: tuple[str, ...] = (
     FROM d JOIN locked USING (hashtag)
     WHERE h.hashtag = d.hashtag AND (d.n, d.views, d.likes, d.impact, d.creators) IS DISTINCT FROM (0, 0, 0, 0, 0)
     """,
+    # Existing rows are updated in place; only missing rows are inserted. (An INSERT … ON CONFLICT carrying a
+    # negative delta would fail the table's CHECKs on the proposed row before the conflict is even detected.)
+    """
+    WITH locked AS (
+        SELECT t.hashtag, t.platform FROM hashtag_platform_totals t JOIN hashtag_delta d USING (hashtag, platform)
+        ORDER BY t.hashtag, t.platform FOR UPDATE OF t
+    )
+    UPDATE hashtag_platform_totals t SET
+        videos_count = t.videos_count + d.n, creators_count = t.creators_count + d.creators,
+        views_total = t.views_total + d.views, likes_total = t.likes_total + d.likes,
+        total_impact_score = t.total_impact_score + d.impact
+    FROM hashtag_delta d JOIN locked USING (hashtag, platform)
+    WHERE (t.hashtag, t.platform) = (d.hashtag, d.platform)
+      AND (d.n, d.views, d.likes, d.impact, d.creators) IS DISTINCT FROM (0, 0, 0, 0, 0)
+    """,
     """
     INSERT INTO hashtag_platform_totals AS t (hashtag, platform, videos_count, creators_count, views_total,
                                              likes_total, total_impact_score)
-    SELECT hashtag, platform, n, creators, views, likes, impact FROM hashtag_delta
-    WHERE (n, views, likes, impact, creators) IS DISTINCT FROM (0, 0, 0, 0, 0)
-    ORDER BY hashtag, platform
+    SELECT d.hashtag, d.platform, d.n, d.creators, d.views, d.likes, d.impact FROM hashtag_delta d
+    WHERE (d.n, d.views, d.likes, d.impact, d.creators) IS DISTINCT FROM (0, 0, 0, 0, 0)
+      AND NOT EXISTS (SELECT 1 FROM hashtag_platform_totals x WHERE (x.hashtag, x.platform) = (d.hashtag, d.platform))
+    ORDER BY d.hashtag, d.platform
     ON CONFLICT (hashtag, platform) DO UPDATE SET
         videos_count = t.videos_count + excluded.videos_count,
         creators_count = t.creators_count + excluded.creators_count,
@@ -505,11 +522,27 @@ _WRITE_STEPS: tuple[str, ...] = (
     WHERE c.id = d.community_id AND (d.n, d.views, d.likes, d.impact, d.creators) IS DISTINCT FROM (0, 0, 0, 0, 0)
     """,
     """
+    WITH locked AS (
+        SELECT t.community_id, t.platform FROM community_platform_totals t
+        JOIN community_delta d USING (community_id, platform)
+        ORDER BY t.community_id, t.platform FOR UPDATE OF t
+    )
+    UPDATE community_platform_totals t SET
+        total_videos = t.total_videos + d.n, total_views = t.total_views + d.views,
+        total_likes = t.total_likes + d.likes, total_creators = t.total_creators + d.creators,
+        total_impact_score = t.total_impact_score + d.impact
+    FROM community_delta d JOIN locked USING (community_id, platform)
+    WHERE (t.community_id, t.platform) = (d.community_id, d.platform)
+      AND (d.n, d.views, d.likes, d.impact, d.creators) IS DISTINCT FROM (0, 0, 0, 0, 0)
+    """,
+    """
     INSERT INTO community_platform_totals AS t (community_id, platform, total_videos, total_views, total_likes,
                                                total_creators, total_impact_score)
-    SELECT community_id, platform, n, views, likes, creators, impact FROM community_delta
-    WHERE (n, views, likes, impact, creators) IS DISTINCT FROM (0, 0, 0, 0, 0)
-    ORDER BY community_id, platform
+    SELECT d.community_id, d.platform, d.n, d.views, d.likes, d.creators, d.impact FROM community_delta d
+    WHERE (d.n, d.views, d.likes, d.impact, d.creators) IS DISTINCT FROM (0, 0, 0, 0, 0)
+      AND NOT EXISTS (SELECT 1 FROM community_platform_totals x
+                      WHERE (x.community_id, x.platform) = (d.community_id, d.platform))
+    ORDER BY d.community_id, d.platform
     ON CONFLICT (community_id, platform) DO UPDATE SET
         total_videos = t.total_videos + excluded.total_videos, total_views = t.total_views + excluded.total_views,
         total_likes = t.total_likes + excluded.total_likes,
@@ -614,6 +647,24 @@ def _copy_staging(conn: psycopg.Connection[Any], rows: list[tuple[CanonicalVideo
                     copy.write_row((v.video_id, handle))
 
 
+# Advisory lock class for ingest's video buckets, and how many buckets the video id space is hashed into.
+VIDEO_LOCK_CLASS = 0x7EE1
+VIDEO_LOCK_BUCKETS = 64
+
+
+def _lock_video_buckets(conn: psycopg.Connection[Any], video_ids: list[str]) -> None:
+    """Hold, until commit, a lock on every bucket of video ids this chunk touches, taken in bucket order.
+
+    Row locks alone cannot cover a video that does not exist yet: two chunks inserting the same new video would
+    each count it as new. Whoever holds a bucket has committed before the next holder reads the video's old state,
+    so every chunk sees the previous writer's rows and facts. A fixed number of buckets bounds the locks per
+    transaction (PostgreSQL's shared lock table is small); disjoint chunks still run in parallel.
+    """
+    buckets = sorted({zlib.crc32(video_id.encode()) % VIDEO_LOCK_BUCKETS for video_id in video_ids})
+    for bucket in buckets:
+        conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (VIDEO_LOCK_CLASS, bucket))
+
+
 def write_chunk(
     conn: psycopg.Connection[Any], videos: list[CanonicalVideo], *, ingestion_id: int | None, observed_at: datetime
 ) -> ChunkResult:
@@ -638,6 +689,7 @@ def write_chunk(
     rows = _dedupe(videos, observed_at)
     if not rows:
         return ChunkResult(0, 0, 0)
+    _lock_video_buckets(conn, [v.video_id for v, _ in rows])
     conn.execute(_STAGING)
     _copy_staging(conn, rows)
     for statement in _WRITE_STEPS:

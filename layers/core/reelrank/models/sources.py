@@ -666,9 +666,7 @@ def guess_source(record: object) -> SourceName | None:
         isinstance(record_id, str) and ("statistics" in record or "snippet" in record)
     ):
         return "youtube"
-    if any(key in record for key in _APIFY_KEYS) or any(
-        isinstance(key, str) and key.startswith(_APIFY_FLAT_PREFIXES) for key in record
-    ):
+    if any(key in record for key in _APIFY_KEYS):
         return "apify"
     if any(key in record for key in _BRIGHTDATA_KEYS):
         return "brightdata"
@@ -676,6 +674,9 @@ def guess_source(record: object) -> SourceName | None:
         "username" in record or (isinstance(record_id, int) and not isinstance(record_id, bool))
     ):
         return "tiktok_research"
+    # Last, as it scans every key: Apify's flattened export.
+    if any(isinstance(key, str) and key.startswith(_APIFY_FLAT_PREFIXES) for key in record):
+        return "apify"
     return None
 
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import random
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -36,6 +38,8 @@ from reelrank.models.ingest import (
 from reelrank.services.snapshot_reader import SnapshotRecords, read_records, read_snapshot
 
 DEFAULT_CHUNK_SIZE = 5000
+_CHUNK_ATTEMPTS = 5
+_RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure, psycopg.errors.LockNotAvailable)
 _SOURCES: tuple[SourceName, ...] = ("brightdata", "apify", "youtube", "tiktok_research")
 _COPY_BUFFER = 1 << 20
 
@@ -149,20 +153,30 @@ def _write_one_chunk(
     if videos:
         times = [v.observed_at or seen_at for v in videos]
         ingestions.ensure_snapshot_partitions(conn, min(times), max(times))
-    with conn.transaction():
-        conn.execute("SET LOCAL lock_timeout = '30s'")
-        result = write_chunk(conn, videos, ingestion_id=ingestion_id, observed_at=seen_at)
-        ingestions.record_rejections(conn, ingestion_id, rejected)
-        ingestions.add_chunk_counts(
-            conn,
-            ingestion_id,
-            received=len(chunk),
-            accepted=len(videos),
-            rejected=len(rejected),
-            new=result.new_videos,
-            updated=result.updated_videos,
-            source=source,
-        )
+    for attempt in range(1, _CHUNK_ATTEMPTS + 1):
+        try:
+            with conn.transaction():
+                conn.execute("SET LOCAL lock_timeout = '30s'")
+                result = write_chunk(conn, videos, ingestion_id=ingestion_id, observed_at=seen_at)
+                ingestions.record_rejections(conn, ingestion_id, rejected)
+                ingestions.add_chunk_counts(
+                    conn,
+                    ingestion_id,
+                    received=len(chunk),
+                    accepted=len(videos),
+                    rejected=len(rejected),
+                    new=result.new_videos,
+                    updated=result.updated_videos,
+                    source=source,
+                )
+            break
+        except _RETRYABLE:
+            # Rows are locked in key order per table, but a video that another ingest committed between this
+            # chunk's lock step and its upsert can still close a cycle; PostgreSQL breaks it by aborting one side.
+            # The chunk rolled back whole, so running it again is exact.
+            if attempt == _CHUNK_ATTEMPTS:
+                raise
+            time.sleep(random.uniform(0.05, 0.2) * attempt)
     room = MAX_REPORTED_REJECTIONS - len(rejections)
     rejections.extend(RejectionOut(index=r.index, video_id=r.video_id, reason=r.reason) for r in rejected[:room])
 

@@ -65,8 +65,10 @@ class _PrefixedReader:
             return self._stream.read(size)
         if size < 0:
             data, self._prefix = self._prefix + self._stream.read(), b""
-        else:
+        elif size <= len(self._prefix):
             data, self._prefix = self._prefix[:size], self._prefix[size:]
+        else:
+            data, self._prefix = self._prefix + self._stream.read(size - len(self._prefix)), b""
         return data
 
     def seek(self, offset: int, /) -> int:
@@ -102,16 +104,17 @@ class _HashingReader:
 
     def sniff(self) -> int | None:
         """Return the first significant byte (skipping a UTF-8 BOM and JSON whitespace), or None for an empty file."""
-        start = True
-        while chunk := self._pull(_READ_SIZE):
-            if start and chunk.startswith(_UTF8_BOM):
-                chunk = chunk[len(_UTF8_BOM) :]
-            start = False
+        head = b""
+        while len(head) < len(_UTF8_BOM) and (more := self._pull(_READ_SIZE)):
+            head += more
+        chunk = head.removeprefix(_UTF8_BOM)
+        while chunk:
             # Leading whitespace is dropped rather than kept for the parser, so a blank file costs no memory.
             significant = chunk.lstrip(_JSON_WHITESPACE)
             if significant:
                 self._pending = significant
                 return significant[0]
+            chunk = self._pull(_READ_SIZE)
         return None
 
     def finish(self) -> str:
@@ -146,14 +149,18 @@ def _describe_api_error(error: dict[str, Any]) -> str:
 
 def _raise_for_non_data(value: object) -> None:
     """Refuse bodies that arrive instead of data: API errors, Bright Data "not ready"/"failed"/trigger responses."""
-    if not isinstance(value, dict) or guess_source(value) is not None:
+    if not isinstance(value, dict):
         return
-    error = value.get("error")
+    error, status = value.get("error"), value.get("status")
+    # Cheap checks first: this runs for every record of a file, guess_source only for the suspicious few.
+    if not (isinstance(error, dict) or isinstance(status, str) or "snapshot_id" in value):
+        return
+    if guess_source(value) is not None:
+        return
     if isinstance(error, dict) and error.get("code") != "ok":
         raise SnapshotFormatError(_describe_api_error(error))
     if unwrap_container(value) is not None:
         return
-    status = value.get("status")
     if isinstance(status, str):
         detail = value.get("message") or value.get("error_message") or value.get("error")
         raise SnapshotFormatError(
@@ -352,7 +359,17 @@ def read_snapshot(stream: BinaryIO, source: SourceName | None = None) -> Snapsho
     except _GZIP_ERRORS as exc:
         raise SnapshotFormatError(f"corrupt gzip stream: {exc}") from exc
     values: Iterator[object] = iter(()) if first_byte is None else _parse_values(reader, first_byte)
-    return SnapshotRecords(values, source=source, finish=reader.finish, compressed=compressed)
+
+    def finish() -> str:
+        # A gzip trailer (CRC, length) is only checked once the JSON is over, when the rest of the stream is drained.
+        try:
+            return reader.finish()
+        except _GZIP_ERRORS as exc:
+            raise SnapshotFormatError(
+                f"corrupt gzip stream after {reader.bytes_read} decompressed bytes: {exc}"
+            ) from exc
+
+    return SnapshotRecords(values, source=source, finish=finish, compressed=compressed)
 
 
 def read_records(records: list[Any], source: SourceName | None = None) -> SnapshotRecords:

@@ -1,0 +1,22 @@
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from reelrank.db.connection import get_connection
+from reelrank.observability import logger, metrics, tracer
+from reelrank.services.ingest import handle_ingest_event
+
+# S3 notifications carry S3's request id for the PUT; direct invokes fall back to their snapshot id or object key.
+CORRELATION_ID_PATH = 'Records[0].responseElements."x-amz-request-id" || snapshot_id || key'
+
+
+@logger.inject_lambda_context(correlation_id_path=CORRELATION_ID_PATH)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    response = handle_ingest_event(event, get_connection())
+    metrics.add_metric(name="AcceptedVideos", unit=MetricUnit.Count, value=response.accepted)
+    metrics.add_metric(name="RejectedVideos", unit=MetricUnit.Count, value=response.rejected)
+    logger.info("snapshot ingested", status=response.status, accepted=response.accepted, rejected=response.rejected)
+    return response.model_dump(mode="json")

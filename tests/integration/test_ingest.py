@@ -1,0 +1,266 @@
+"""Ingest into a real PostgreSQL: the FORMATS.md examples, idempotency, rejections, and the aggregate invariant."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import threading
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from reelrank.models.ingest import DirectRecordsEvent
+from reelrank.services.ingest import hash_decompressed, hash_records, ingest_records, ingest_snapshot
+from reelrank.services.snapshot_reader import read_records, read_snapshot
+from tests.conftest import FIXTURES
+
+SNAPSHOTS = FIXTURES / "snapshots"
+
+EXPECTED_IMPACT = {
+    "7481203345566778890": "23802574.33",
+    "7539001122334455667": "120537.16",
+    "7544455566677788899": "19750.54",
+    "7506612233445566778": "29527962.50",
+    "7535448000111222333": "11111.23",
+    "7543690011223344556": "4803.06",
+    "Qz7rVd2kLmA": "1304892.57",
+    "h1dd3nL1k3s": "189407.76",
+    "xR9_mvPl0p4": "50064.88",
+    "7487766554433221100": "20597540.00",
+    "7510022334455667788": "73370.27",
+    "7521234567890123456": "19750.54",
+}
+FILES = ["brightdata_tiktok.json", "apify_tiktok.json", "youtube_videos_list.json", "tiktok_research_api.json"]
+
+
+def ingest_file(conn: psycopg.Connection[Any], path: Path, data: bytes | None = None, **kwargs: Any):
+    stream = io.BytesIO(data if data is not None else path.read_bytes())
+    return ingest_snapshot(
+        conn,
+        lambda: read_snapshot(stream, None),
+        content_hash=hash_decompressed(stream),
+        source=None,
+        trigger="invoke",
+        **kwargs,
+    )
+
+
+def table_fingerprint(conn: psycopg.Connection[Any]) -> dict[str, Any]:
+    """Every table's full content, as a comparable value."""
+    names = [
+        r[0]
+        for r in conn.execute(
+            "SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE nspname = 'public' AND relkind IN ('r', 'p') AND NOT relispartition ORDER BY 1"
+        ).fetchall()
+    ]
+    return {name: sorted(map(repr, conn.execute(f'SELECT * FROM "{name}"').fetchall())) for name in names}
+
+
+def assert_no_drift(conn: psycopg.Connection[Any]) -> None:
+    assert conn.execute("SELECT aggregate, entity FROM aggregate_drift").fetchall() == []
+
+
+def test_every_example_file_yields_the_expected_impact(db: psycopg.Connection[Any]) -> None:
+    # Given the four sample snapshots of FORMATS.md
+    # When each is ingested
+    results = {name: ingest_file(db, SNAPSHOTS / name) for name in FILES}
+    # Then all complete, the Bright Data error row is the only rejection, and every video has its expected Impact
+    assert {r.status for r in results.values()} == {"completed"}
+    bd = results["brightdata_tiktok.json"]
+    assert (bd.received, bd.accepted, bd.rejected, bd.new_videos) == (4, 3, 1, 3)
+    assert "dead_page" in bd.rejections[0].reason
+    scores = dict(db.execute("SELECT video_id, impact_score FROM videos_hot").fetchall())
+    assert scores == {k: Decimal(v) for k, v in EXPECTED_IMPACT.items()}
+    rejected = db.execute("SELECT record_index, reason, raw->>'error_code' FROM rejected_videos").fetchall()
+    assert rejected == [(3, bd.rejections[0].reason, "dead_page")]
+    # And every aggregate equals its recomputation
+    assert_no_drift(db)
+    assert db.execute("SELECT count(*) FROM video_metric_snapshots").fetchone() == (12,)
+    assert db.execute("SELECT videos_count, creators_count FROM hashtags_hot WHERE hashtag = 'caredit'").fetchone() == (
+        3,
+        2,
+    )
+
+
+def test_redelivering_a_snapshot_is_a_duplicate_that_changes_no_row(db: psycopg.Connection[Any]) -> None:
+    # Given an ingested snapshot
+    path = SNAPSHOTS / "brightdata_tiktok.json"
+    first = ingest_file(db, path)
+    before = table_fingerprint(db)
+    before.pop("ingestions")
+    # When the same content arrives again, once plain and once gzipped
+    again = ingest_file(db, path)
+    zipped = ingest_file(db, path, data=gzip.compress(path.read_bytes()))
+    # Then both report duplicate of the first ingestion and no table changed
+    assert (again.status, again.ingestion_id) == ("duplicate", first.ingestion_id)
+    assert (zipped.status, zipped.ingestion_id) == ("duplicate", first.ingestion_id)
+    after = table_fingerprint(db)
+    assert db.execute("SELECT count(*) FROM ingestions").fetchone() == (1,)
+    after.pop("ingestions")
+    assert after == before
+
+
+def test_an_unreadable_file_fails_cleanly_and_can_be_retried(db: psycopg.Connection[Any]) -> None:
+    # Given a truncated JSON file
+    data = (SNAPSHOTS / "apify_tiktok.json").read_bytes()[:-40]
+    # When it is ingested
+    result = ingest_file(db, SNAPSHOTS / "apify_tiktok.json", data=data)
+    # Then the ingestion failed with a message, wrote nothing, and its hash does not block a retry
+    assert result.status == "failed"
+    assert result.error
+    assert "malformed JSON" in result.error
+    assert db.execute("SELECT status FROM ingestions").fetchall() == [("failed",)]
+    assert ingest_file(db, SNAPSHOTS / "apify_tiktok.json", data=data).status == "failed"
+
+
+def test_an_older_snapshot_adds_history_but_never_overwrites_newer_metrics(db: psycopg.Connection[Any]) -> None:
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    newer = [{"id": 7100000000000000001, "username": "a", "view_count": 500, "comment_count": 5}]
+    older = [{"id": 7100000000000000001, "username": "a", "view_count": 100, "comment_count": 9}]
+    # Given the newer observation first
+    ingest_direct(db, newer, observed_at=now)
+    # When an older one arrives later
+    result = ingest_direct(db, older, observed_at=now - timedelta(days=1))
+    # Then the current metrics stay, the history has both points, and aggregates agree
+    assert result.status == "completed"
+    assert db.execute("SELECT views_count, comments_count FROM videos_hot").fetchone() == (500, 5)
+    assert db.execute("SELECT views_count FROM video_metric_snapshots ORDER BY observed_at").fetchall() == [
+        (100,),
+        (500,),
+    ]
+    assert_no_drift(db)
+
+
+def ingest_direct(conn: psycopg.Connection[Any], records: list[dict[str, Any]], **kwargs: Any):
+    return ingest_snapshot(
+        conn,
+        lambda: read_records(records, "tiktok_research"),
+        content_hash=hash_records(records),
+        source="tiktok_research",
+        trigger="invoke",
+        **kwargs,
+    )
+
+
+def test_direct_records_event_ingests_and_redelivery_is_duplicate(db: psycopg.Connection[Any]) -> None:
+    event = DirectRecordsEvent(
+        source="apify", records=list(__import__("json").loads((SNAPSHOTS / "apify_tiktok.json").read_text()))
+    )
+    first = ingest_records(db, event)
+    second = ingest_records(db, event)
+    assert (first.status, first.accepted, second.status) == ("completed", 3, "duplicate")
+
+
+# ---------------------------------------------------------------- the invariant, over random snapshot sequences
+VIDEO_IDS = [str(7_200_000_000_000_000_000 + i) for i in range(6)]
+HANDLES = ["ana", "bo", "cy"]
+TAGS = ["fyp", "edit", "café", "cafe", "anime"]
+SOUNDS = [None, 7_300_000_000_000_000_001, 7_300_000_000_000_000_002]
+
+record_strategy = st.fixed_dictionaries(
+    {
+        "id": st.sampled_from(VIDEO_IDS).map(int),
+        "username": st.sampled_from(HANDLES),
+        "view_count": st.integers(0, 10**10),
+        "like_count": st.integers(0, 10**8),
+        "comment_count": st.integers(0, 10**5),
+        "share_count": st.integers(0, 10**6),
+        "favorites_count": st.integers(0, 10**6),
+        "hashtag_names": st.lists(st.sampled_from(TAGS), max_size=3),
+        "create_time": st.integers(1_700_000_000, 1_760_000_000),
+    },
+    optional={"music_id": st.sampled_from([s for s in SOUNDS if s])},
+)
+snapshot_strategy = st.tuples(st.lists(record_strategy, min_size=1, max_size=6), st.integers(0, 5))
+
+
+def reset_catalogue(conn: psycopg.Connection[Any]) -> None:
+    conn.execute(
+        "TRUNCATE videos_hot, creators_hot, sounds_hot, hashtags_hot, ingestions, communities RESTART IDENTITY CASCADE"
+    )
+    conn.execute(
+        "INSERT INTO communities (slug, name, linked_hashtags) VALUES"
+        " ('editors', 'Editors', '{edit,anime}'), ('coffee', 'Coffee', '{café,cafe}'), ('all', 'All', '{fyp,edit}')"
+    )
+
+
+@given(snapshots=st.lists(snapshot_strategy, min_size=1, max_size=6), chunk_size=st.sampled_from([1, 2, 5000]))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_aggregates_equal_a_full_recomputation_after_any_snapshot_sequence(
+    db: psycopg.Connection[Any], snapshots: list[tuple[list[dict[str, Any]], int]], chunk_size: int
+) -> None:
+    # Given communities and an empty catalogue
+    reset_catalogue(db)
+    base = datetime(2026, 10, 1, tzinfo=UTC)
+    # When snapshots arrive in any order (observation day 0-5: older ones may come later), some repeated
+    # verbatim, with metrics going up and down and hashtags/sounds/creators changing between them
+    latest: dict[str, tuple[datetime, dict[str, Any]]] = {}
+    for records, day in [*snapshots, snapshots[0]]:
+        seen = base + timedelta(days=day)
+        result = ingest_direct(db, records, observed_at=seen, chunk_size=chunk_size)
+        assert result.status in ("completed", "duplicate")
+        if result.status == "completed":
+            for r in records:
+                key = str(r["id"])
+                if key not in latest or seen >= latest[key][0]:
+                    latest[key] = (seen, r)
+    # Then every aggregate equals a recomputation from the base tables
+    assert_no_drift(db)
+    # And each video holds the metrics of its newest observation
+    stored = {
+        row[0]: row[1:]
+        for row in db.execute(
+            "SELECT video_id, views_count, like_count_check FROM (SELECT video_id, views_count,"
+            " likes_count AS like_count_check FROM videos_hot) v"
+        ).fetchall()
+    }
+    assert stored == {k: (r["view_count"], r["like_count"]) for k, (_, r) in latest.items()}
+
+
+def test_four_concurrent_ingests_on_overlapping_keys_keep_the_invariant(db_url: str) -> None:
+    # Given four snapshots sharing creators, hashtags, sounds and some videos
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        reset_catalogue(conn)
+    snapshots = []
+    for worker in range(4):
+        records = [
+            {
+                "id": 7_400_000_000_000_000_000 + (worker * 37 + i) % 120,
+                "username": HANDLES[(worker + i) % 3],
+                "view_count": 1000 * (worker + 1) + i,
+                "like_count": 10 * i,
+                "comment_count": i % 7,
+                "hashtag_names": [TAGS[i % 5], TAGS[(i + worker) % 5]],
+                "music_id": SOUNDS[1 + i % 2],
+            }
+            for i in range(300)
+        ]
+        snapshots.append(records)
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def run(records: list[dict[str, Any]]) -> None:
+        try:
+            with psycopg.connect(db_url, autocommit=True) as conn:
+                barrier.wait()
+                ingest_direct(conn, records, chunk_size=50)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in snapshots]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    # Then none failed (no deadlock) and every aggregate equals its recomputation
+    assert errors == []
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM ingestions WHERE status = 'completed'").fetchone() == (4,)
+        assert_no_drift(conn)
+        assert conn.execute("SELECT count(*) FROM videos_hot").fetchone() == (120,)
