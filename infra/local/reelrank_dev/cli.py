@@ -58,6 +58,37 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+DEMO_SNAPSHOTS = embedded.REPO_ROOT / "tests" / "fixtures" / "snapshots"
+DEMO_FILES = ("brightdata_tiktok.json", "apify_tiktok.json", "youtube_videos_list.json", "tiktok_research_api.json")
+
+
+def _demo_ingest(url: str) -> None:
+    """Ingest the bundled sample snapshots through the real handler, as `reelrank invoke IngestFunction` does."""
+    import subprocess
+    import tempfile
+
+    for name in DEMO_FILES:
+        payload = json.loads((DEMO_SNAPSHOTS / name).read_text(encoding="utf-8"))
+        records = payload if isinstance(payload, list) else [payload]
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as event_file:
+            json.dump({"snapshot_id": f"demo-{name}", "records": records}, event_file)
+        done = subprocess.run(
+            [sys.executable, "-m", "reelrank_dev.cli", "invoke", "IngestFunction", "--event", event_file.name],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "DATABASE_URL": url},
+            check=False,
+        )
+        Path(event_file.name).unlink()
+        if done.returncode != 0:
+            raise SystemExit(f"demo: ingest of {name} failed:\n{done.stdout}{done.stderr}")
+        result = json.loads(done.stdout)
+        print(
+            f"ingested {name:<28} {result['status']:<10} received={result['received']} "
+            f"accepted={result['accepted']} rejected={result['rejected']} new={result['new_videos']}"
+        )
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from reelrank.db.introspection import count_table_rows
 
@@ -65,16 +96,27 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"database: {url}")
     applied = migrate(url)
     print(f"migrations applied now: {len(applied)}" + (f" ({', '.join(applied)})" if applied else " (schema current)"))
+    _demo_ingest(url)
     with psycopg.connect(url, autocommit=True) as conn:
         tables = count_table_rows(conn)
-        impact = conn.execute("SELECT compute_impact(100000, 1000, 50, 10, 20)").fetchone()
+        by_views = conn.execute(
+            "SELECT video_id, platform, views_count, impact_score FROM videos_hot"
+            " ORDER BY views_count DESC, video_id DESC LIMIT 10"
+        ).fetchall()
+        by_impact = conn.execute(
+            "SELECT video_id, platform, views_count, impact_score FROM videos_hot"
+            " ORDER BY impact_score DESC, video_id DESC LIMIT 10"
+        ).fetchall()
     width = max(len(t.name) for t in tables)
     print(f"\n{'table'.ljust(width)}  rows")
     for t in tables:
         print(f"{t.name.ljust(width)}  {t.rows}{'  (partitioned by month)' if t.partitioned else ''}")
-    print(
-        f"\ncompute_impact(views=100000, likes=1000, comments=50, shares=10, saves=20) = {impact[0] if impact else '?'}"
-    )
+    print(f"\n{'top 10 by views':<58} | top 10 by impact")
+    for i in range(max(len(by_views), len(by_impact))):
+        left = by_views[i] if i < len(by_views) else None
+        right = by_impact[i] if i < len(by_impact) else None
+        cell = lambda r: f"{r[0]:<20} {r[1]:<7} {r[2]:>14,} {r[3]:>13,}" if r else ""  # noqa: E731
+        print(f"{i + 1:>2}. {cell(left):<54} | {cell(right)}")
     return 0
 
 
