@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reelrank.models.ingest import DirectRecordsEvent
-from reelrank.services.ingest import hash_decompressed, hash_records, ingest_records, ingest_snapshot
-from reelrank.services.snapshot_reader import read_records, read_snapshot
+from reelrank.services.ingest import hash_decompressed, ingest_records, ingest_snapshot
+from reelrank.services.snapshot_reader import read_records, read_snapshot, records_content_hash
 from tests.conftest import FIXTURES
 
 SNAPSHOTS = FIXTURES / "snapshots"
@@ -141,7 +141,7 @@ def ingest_direct(conn: psycopg.Connection[Any], records: list[dict[str, Any]], 
     return ingest_snapshot(
         conn,
         lambda: read_records(records, "tiktok_research"),
-        content_hash=hash_records(records),
+        content_hash=records_content_hash(records),
         source="tiktok_research",
         trigger="invoke",
         **kwargs,

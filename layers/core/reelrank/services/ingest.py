@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import json
 import random
 import shutil
 import tempfile
@@ -35,7 +34,7 @@ from reelrank.models.ingest import (
     RejectionOut,
     S3NotificationEvent,
 )
-from reelrank.services.snapshot_reader import SnapshotRecords, read_records, read_snapshot
+from reelrank.services.snapshot_reader import SnapshotRecords, read_records, read_snapshot, records_content_hash
 
 DEFAULT_CHUNK_SIZE = 5000
 _CHUNK_ATTEMPTS = 5
@@ -58,12 +57,6 @@ def hash_decompressed(stream: IO[bytes]) -> str:
         digest.update(block)
     stream.seek(0)
     return digest.hexdigest()
-
-
-def hash_records(records: list[Any]) -> str:
-    """SHA-256 of the records' canonical JSON (what ``read_records`` reports as the content hash)."""
-    canonical = json.dumps(records, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def ingest_snapshot(
@@ -208,7 +201,7 @@ def ingest_records(
     return ingest_snapshot(
         conn,
         lambda: read_records(records, event.source),
-        content_hash=hash_records(records),
+        content_hash=records_content_hash(records),
         source=event.source,
         trigger=trigger,
         snapshot_id=event.snapshot_id,

@@ -372,6 +372,13 @@ def read_snapshot(stream: BinaryIO, source: SourceName | None = None) -> Snapsho
     return SnapshotRecords(values, source=source, finish=finish, compressed=compressed)
 
 
+def records_content_hash(records: list[Any]) -> str:
+    """SHA-256 of records' canonical JSON (sorted keys, compact separators, UTF-8): the idempotency key of records
+    handed over inline, the same for the same event invoked twice."""
+    canonical = json.dumps(records, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
 def read_records(records: list[Any], source: SourceName | None = None) -> SnapshotRecords:
     """Validate records handed over directly (the direct-invoke event ``{"records": [...]}``).
 
@@ -385,17 +392,12 @@ def read_records(records: list[Any], source: SourceName | None = None) -> Snapsh
     Returns
     -------
     SnapshotRecords
-        As for :func:`read_snapshot`. There are no file bytes, so ``content_hash`` is the SHA-256 of the records'
-        canonical JSON (sorted keys, compact separators, UTF-8): the same event invoked twice hashes the same.
+        As for :func:`read_snapshot`. There are no file bytes, so ``content_hash`` is
+        :func:`records_content_hash` of the records.
 
     Raises
     ------
     SnapshotFormatError
         As for :func:`read_snapshot`.
     """
-
-    def finish() -> str:
-        canonical = json.dumps(records, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-    return SnapshotRecords(records, source=source, finish=finish)
+    return SnapshotRecords(records, source=source, finish=lambda: records_content_hash(records))
