@@ -264,3 +264,55 @@ def test_four_concurrent_ingests_on_overlapping_keys_keep_the_invariant(db_url: 
         assert conn.execute("SELECT count(*) FROM ingestions WHERE status = 'completed'").fetchone() == (4,)
         assert_no_drift(conn)
         assert conn.execute("SELECT count(*) FROM videos_hot").fetchone() == (120,)
+
+
+def test_concurrent_chunks_creating_the_same_new_memberships_count_each_once(db_url: str) -> None:
+    # Given four workers whose videos are all different (different lock buckets, one video per chunk) but share
+    # creators, hashtags and communities, so they race to create the same (hashtag, creator), (community, creator),
+    # (community, hashtag) and per-platform total rows
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        reset_catalogue(conn)
+    snapshots = [
+        [
+            {
+                "id": 7_500_000_000_000_000_000 + worker * 1000 + i,
+                "username": HANDLES[i % 2],
+                "view_count": 10 + i,
+                "like_count": i,
+                "comment_count": 1,
+                "hashtag_names": ["edit", "fyp", "cafe"],
+            }
+            for i in range(40)
+        ]
+        for worker in range(4)
+    ]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def run(records: list[dict[str, Any]]) -> None:
+        try:
+            with psycopg.connect(db_url, autocommit=True) as conn:
+                barrier.wait()
+                ingest_direct(conn, records, chunk_size=1)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in snapshots]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    # Then nothing failed and every count, creators_count included, equals its recomputation
+    assert errors == []
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        assert_no_drift(conn)
+        assert conn.execute(
+            "SELECT videos_count, creators_count FROM hashtags_hot WHERE hashtag = 'edit'"
+        ).fetchone() == (
+            160,
+            2,
+        )
+        assert conn.execute("SELECT total_videos, total_creators FROM communities WHERE slug = 'all'").fetchone() == (
+            160,
+            2,
+        )

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from reelrank.models.canonical import CanonicalVideo
@@ -51,10 +52,168 @@ CREATE TEMP TABLE stage_sounds (
 CREATE TEMP TABLE stage_hashtags (video_id text, hashtag text, display text, PRIMARY KEY (video_id, hashtag))
     ON COMMIT DROP;
 CREATE TEMP TABLE stage_mentions (video_id text, handle text, PRIMARY KEY (video_id, handle)) ON COMMIT DROP;
+CREATE TEMP TABLE crossings (target text NOT NULL, key1 text NOT NULL, key2 text NOT NULL, platform text,
+                             change integer NOT NULL) ON COMMIT DROP;
 """
 
+
+@dataclass(frozen=True, slots=True)
+class _CountedTable:
+    """An aggregate table moved by a temporary delta table with the same key columns.
+
+    ``count`` is the table's row count column (the delta's ``n``); ``sums`` pair each other target column with its
+    delta column. ``drop_at_zero`` tables (memberships, pair counts) hold a row only while its count is positive.
+    With ``crossing_target``, every row created or dropped is written to ``crossings`` (+1 / -1 with the delta's
+    platform): that is how distinct-creator counts move.
+    """
+
+    table: str
+    keys: tuple[str, str]
+    delta: str
+    count: str
+    sums: tuple[tuple[str, str], ...]
+    drop_at_zero: bool
+    crossing_target: bool = False
+
+
+_PAIR_COUNTS = _CountedTable(
+    "hashtag_creator_counts", ("hashtag", "creator_id"), "pair_delta", "video_count", (), True, True
+)
+_HASHTAG_PLATFORM_TOTALS = _CountedTable(
+    "hashtag_platform_totals",
+    ("hashtag", "platform"),
+    "hashtag_delta",
+    "videos_count",
+    (
+        ("creators_count", "creators"),
+        ("views_total", "views"),
+        ("likes_total", "likes"),
+        ("total_impact_score", "impact"),
+    ),
+    False,
+)
+_COMMUNITY_CREATORS = _CountedTable(
+    "community_creator_memberships",
+    ("community_id", "creator_id"),
+    "cc_delta",
+    "video_count",
+    (("total_views", "views"), ("total_likes", "likes"), ("total_impact_score", "impact")),
+    True,
+    True,
+)
+_COMMUNITY_HASHTAGS = _CountedTable(
+    "community_hashtag_memberships",
+    ("community_id", "hashtag"),
+    "ch_delta",
+    "video_count",
+    (("total_views", "views"), ("total_impact_score", "impact")),
+    True,
+)
+_COMMUNITY_PLATFORM_TOTALS = _CountedTable(
+    "community_platform_totals",
+    ("community_id", "platform"),
+    "community_delta",
+    "total_videos",
+    (
+        ("total_creators", "creators"),
+        ("total_views", "views"),
+        ("total_likes", "likes"),
+        ("total_impact_score", "impact"),
+    ),
+    False,
+)
+
+
+def _apply_counted_delta(t: _CountedTable) -> tuple[sql.Composed, ...]:
+    """The statements that add ``t.delta`` to ``t.table``, exactly, under concurrent chunks.
+
+    Rows whose every delta is non-negative (and that add rows) go through one ``INSERT … ON CONFLICT DO UPDATE``:
+    atomic against a concurrent chunk creating the same row, and its ``RETURNING`` says whether this chunk created
+    it. Rows with a negative delta must already exist (they take back a contribution this chunk holds the video
+    locks for): they are locked in key order, then dropped when their count reaches zero or updated in place.
+    (They cannot go through the upsert: PostgreSQL checks the table's CHECKs on the proposed row first.)
+    """
+    ident = sql.Identifier
+    table, delta = ident(t.table), ident(t.delta)
+    keys = sql.SQL(", ").join(map(ident, t.keys))
+    t_keys = sql.SQL(", ").join(sql.SQL("t.{}").format(ident(k)) for k in t.keys)
+    d_keys = sql.SQL(", ").join(sql.SQL("d.{}").format(ident(k)) for k in t.keys)
+    match = sql.SQL("({}) = ({})").format(t_keys, d_keys)
+    delta_cols = ["n", *(d for _, d in t.sums)]
+    sums_nonnegative = [sql.SQL("d.{} >= 0").format(ident(c)) for c in delta_cols[1:]]
+    grows = sql.SQL(" AND ").join([sql.SQL("d.n > 0"), *sums_nonnegative])
+    nonzero = sql.SQL("({}) IS DISTINCT FROM ({})").format(
+        sql.SQL(", ").join(sql.SQL("d.{}").format(ident(c)) for c in delta_cols),
+        sql.SQL(", ").join(sql.Literal(0) for _ in delta_cols),
+    )
+    targets = [t.count, *(c for c, _ in t.sums)]
+    additions = sql.SQL(", ").join(
+        sql.SQL("{0} = t.{0} + d.{1}").format(ident(c), ident(d)) for c, d in zip(targets, delta_cols, strict=True)
+    )
+    crossing = sql.SQL("INSERT INTO crossings (target, key1, key2, platform, change) ")
+    statements = [
+        sql.SQL(
+            "SELECT 1 FROM {table} t JOIN {delta} d USING ({keys}) WHERE {nonzero} AND NOT ({grows})"
+            " ORDER BY {t_keys} FOR UPDATE OF t"
+        ).format(table=table, delta=delta, keys=keys, nonzero=nonzero, grows=grows, t_keys=t_keys)
+    ]
+    if t.drop_at_zero:
+        drop = sql.SQL(
+            "DELETE FROM {table} t USING {delta} d WHERE {match} AND NOT ({grows}) AND t.{count} + d.n <= 0"
+        ).format(table=table, delta=delta, match=match, grows=grows, count=ident(t.count))
+        if t.crossing_target:
+            drop = sql.SQL(
+                "WITH gone AS ({drop} RETURNING {t_keys}, d.platform) "
+                "{crossing} SELECT {name}, {k1}::text, {k2}::text, platform, -1 FROM gone"
+            ).format(
+                drop=drop,
+                t_keys=t_keys,
+                crossing=crossing,
+                name=sql.Literal(t.table),
+                k1=ident(t.keys[0]),
+                k2=ident(t.keys[1]),
+            )
+        statements.append(drop)
+    statements.append(
+        sql.SQL("UPDATE {table} t SET {additions} FROM {delta} d WHERE {match} AND {nonzero} AND NOT ({grows})").format(
+            table=table, additions=additions, delta=delta, match=match, nonzero=nonzero, grows=grows
+        )
+    )
+    upsert = sql.SQL(
+        "INSERT INTO {table} AS t ({keys}, {targets}) SELECT {d_keys}, {d_cols} FROM {delta} d WHERE {grows}"
+        " ORDER BY {d_keys} ON CONFLICT ({keys}) DO UPDATE SET {excluded}"
+    ).format(
+        table=table,
+        keys=keys,
+        targets=sql.SQL(", ").join(map(ident, targets)),
+        d_keys=d_keys,
+        d_cols=sql.SQL(", ").join(sql.SQL("d.{}").format(ident(c)) for c in delta_cols),
+        delta=delta,
+        grows=grows,
+        excluded=sql.SQL(", ").join(sql.SQL("{0} = t.{0} + excluded.{0}").format(ident(c)) for c in targets),
+    )
+    if t.crossing_target:
+        # xmax = 0 on the returned row means this statement inserted it rather than updated a concurrent one
+        upsert = sql.SQL(
+            "WITH made AS ({upsert} RETURNING {t_keys}, (t.xmax = 0) AS created) "
+            "{crossing} SELECT {name}, m.{k1}::text, m.{k2}::text, d.platform, 1 FROM made m "
+            "JOIN {delta} d USING ({keys}) WHERE m.created"
+        ).format(
+            upsert=upsert,
+            t_keys=t_keys,
+            crossing=crossing,
+            name=sql.Literal(t.table),
+            k1=ident(t.keys[0]),
+            k2=ident(t.keys[1]),
+            delta=delta,
+            keys=keys,
+        )
+    statements.append(upsert)
+    return tuple(sql.Composed([s]) if isinstance(s, sql.SQL) else s for s in statements)
+
+
 # Statements run in order after the staging tables are filled. Each is one set-based statement.
-_WRITE_STEPS: tuple[str, ...] = (
+_WRITE_STEPS: tuple[str | sql.Composed, ...] = (
     # 1. Lock the chunk's existing videos in key order and keep their old state (metrics and facts).
     """
     CREATE TEMP TABLE old_videos ON COMMIT DROP AS
@@ -324,29 +483,7 @@ _WRITE_STEPS: tuple[str, ...] = (
     SELECT k1 AS hashtag, k2 AS creator_id, min(platform) AS platform, sum(sign)::bigint AS n
     FROM contrib WHERE kind = 'hashtag' AND k2 IS NOT NULL GROUP BY k1, k2 HAVING sum(sign) <> 0
     """,
-    """
-    CREATE TEMP TABLE pair_before ON COMMIT DROP AS
-    SELECT p.hashtag, p.creator_id, p.video_count
-    FROM hashtag_creator_counts p JOIN pair_delta d USING (hashtag, creator_id)
-    ORDER BY p.hashtag, p.creator_id
-    FOR UPDATE OF p
-    """,
-    """
-    INSERT INTO hashtag_creator_counts AS p (hashtag, creator_id, video_count)
-    SELECT d.hashtag, d.creator_id, d.n FROM pair_delta d
-    WHERE d.n > 0 AND NOT EXISTS (SELECT 1 FROM pair_before b WHERE (b.hashtag, b.creator_id) = (d.hashtag, d.creator_id))
-    ORDER BY d.hashtag, d.creator_id
-    ON CONFLICT (hashtag, creator_id) DO UPDATE SET video_count = p.video_count + excluded.video_count
-    """,
-    """
-    UPDATE hashtag_creator_counts p SET video_count = p.video_count + d.n
-    FROM pair_delta d JOIN pair_before b USING (hashtag, creator_id)
-    WHERE (p.hashtag, p.creator_id) = (d.hashtag, d.creator_id) AND b.video_count + d.n > 0
-    """,
-    """
-    DELETE FROM hashtag_creator_counts p USING pair_delta d JOIN pair_before b USING (hashtag, creator_id)
-    WHERE (p.hashtag, p.creator_id) = (d.hashtag, d.creator_id) AND b.video_count + d.n <= 0
-    """,
+    *_apply_counted_delta(_PAIR_COUNTS),
     """
     CREATE TEMP TABLE hashtag_delta ON COMMIT DROP AS
     WITH sums AS (
@@ -354,12 +491,8 @@ _WRITE_STEPS: tuple[str, ...] = (
                sum(sign * likes_count) AS likes, sum(sign * impact_score) AS impact
         FROM contrib WHERE kind = 'hashtag' GROUP BY k1, platform
     ), crossings AS (
-        SELECT d.hashtag, d.platform,
-               sum(CASE WHEN coalesce(b.video_count, 0) = 0 AND d.n > 0 THEN 1
-                        WHEN coalesce(b.video_count, 0) > 0 AND b.video_count + d.n <= 0 THEN -1
-                        ELSE 0 END) AS creators
-        FROM pair_delta d LEFT JOIN pair_before b USING (hashtag, creator_id)
-        GROUP BY d.hashtag, d.platform
+        SELECT key1 AS hashtag, platform, sum(change) AS creators
+        FROM crossings WHERE target = 'hashtag_creator_counts' GROUP BY key1, platform
     )
     SELECT s.hashtag, s.platform, s.n, s.views, s.likes, s.impact, coalesce(c.creators, 0) AS creators
     FROM sums s LEFT JOIN crossings c USING (hashtag, platform)
@@ -379,35 +512,7 @@ _WRITE_STEPS: tuple[str, ...] = (
     FROM d JOIN locked USING (hashtag)
     WHERE h.hashtag = d.hashtag AND (d.n, d.views, d.likes, d.impact, d.creators) IS DISTINCT FROM (0, 0, 0, 0, 0)
     """,
-    # Existing rows are updated in place; only missing rows are inserted. (An INSERT … ON CONFLICT carrying a
-    # negative delta would fail the table's CHECKs on the proposed row before the conflict is even detected.)
-    """
-    WITH locked AS (
-        SELECT t.hashtag, t.platform FROM hashtag_platform_totals t JOIN hashtag_delta d USING (hashtag, platform)
-        ORDER BY t.hashtag, t.platform FOR UPDATE OF t
-    )
-    UPDATE hashtag_platform_totals t SET
-        videos_count = t.videos_count + d.n, creators_count = t.creators_count + d.creators,
-        views_total = t.views_total + d.views, likes_total = t.likes_total + d.likes,
-        total_impact_score = t.total_impact_score + d.impact
-    FROM hashtag_delta d JOIN locked USING (hashtag, platform)
-    WHERE (t.hashtag, t.platform) = (d.hashtag, d.platform)
-      AND (d.n, d.views, d.likes, d.impact, d.creators) IS DISTINCT FROM (0, 0, 0, 0, 0)
-    """,
-    """
-    INSERT INTO hashtag_platform_totals AS t (hashtag, platform, videos_count, creators_count, views_total,
-                                             likes_total, total_impact_score)
-    SELECT d.hashtag, d.platform, d.n, d.creators, d.views, d.likes, d.impact FROM hashtag_delta d
-    WHERE (d.n, d.views, d.likes, d.impact, d.creators) IS DISTINCT FROM (0, 0, 0, 0, 0)
-      AND NOT EXISTS (SELECT 1 FROM hashtag_platform_totals x WHERE (x.hashtag, x.platform) = (d.hashtag, d.platform))
-    ORDER BY d.hashtag, d.platform
-    ON CONFLICT (hashtag, platform) DO UPDATE SET
-        videos_count = t.videos_count + excluded.videos_count,
-        creators_count = t.creators_count + excluded.creators_count,
-        views_total = t.views_total + excluded.views_total,
-        likes_total = t.likes_total + excluded.likes_total,
-        total_impact_score = t.total_impact_score + excluded.total_impact_score
-    """,
+    *_apply_counted_delta(_HASHTAG_PLATFORM_TOTALS),
     # Communities: (community, creator) and (community, hashtag) memberships, then the community totals.
     """
     CREATE TEMP TABLE cc_delta ON COMMIT DROP AS
@@ -417,32 +522,7 @@ _WRITE_STEPS: tuple[str, ...] = (
     HAVING (sum(sign), sum(sign * views_count), sum(sign * likes_count), sum(sign * impact_score))
            IS DISTINCT FROM (0, 0, 0, 0)
     """,
-    """
-    CREATE TEMP TABLE cc_before ON COMMIT DROP AS
-    SELECT m.community_id, m.creator_id, m.video_count
-    FROM community_creator_memberships m JOIN cc_delta d USING (community_id, creator_id)
-    ORDER BY m.community_id, m.creator_id
-    FOR UPDATE OF m
-    """,
-    """
-    INSERT INTO community_creator_memberships AS m (community_id, creator_id, video_count, total_views, total_likes,
-                                                   total_impact_score)
-    SELECT d.community_id, d.creator_id, d.n, d.views, d.likes, d.impact FROM cc_delta d
-    WHERE d.n > 0
-      AND NOT EXISTS (SELECT 1 FROM cc_before b WHERE (b.community_id, b.creator_id) = (d.community_id, d.creator_id))
-    ORDER BY d.community_id, d.creator_id
-    """,
-    """
-    UPDATE community_creator_memberships m SET
-        video_count = m.video_count + d.n, total_views = m.total_views + d.views,
-        total_likes = m.total_likes + d.likes, total_impact_score = m.total_impact_score + d.impact
-    FROM cc_delta d JOIN cc_before b USING (community_id, creator_id)
-    WHERE (m.community_id, m.creator_id) = (d.community_id, d.creator_id) AND b.video_count + d.n > 0
-    """,
-    """
-    DELETE FROM community_creator_memberships m USING cc_delta d JOIN cc_before b USING (community_id, creator_id)
-    WHERE (m.community_id, m.creator_id) = (d.community_id, d.creator_id) AND b.video_count + d.n <= 0
-    """,
+    *_apply_counted_delta(_COMMUNITY_CREATORS),
     """
     CREATE TEMP TABLE ch_delta ON COMMIT DROP AS
     WITH member_states AS (
@@ -464,31 +544,7 @@ _WRITE_STEPS: tuple[str, ...] = (
     FROM tagged GROUP BY community_id, hashtag
     HAVING (sum(sign), sum(sign * views), sum(sign * impact)) IS DISTINCT FROM (0, 0, 0)
     """,
-    """
-    CREATE TEMP TABLE ch_before ON COMMIT DROP AS
-    SELECT m.community_id, m.hashtag, m.video_count
-    FROM community_hashtag_memberships m JOIN ch_delta d USING (community_id, hashtag)
-    ORDER BY m.community_id, m.hashtag
-    FOR UPDATE OF m
-    """,
-    """
-    INSERT INTO community_hashtag_memberships (community_id, hashtag, video_count, total_views, total_impact_score)
-    SELECT d.community_id, d.hashtag, d.n, d.views, d.impact FROM ch_delta d
-    WHERE d.n > 0
-      AND NOT EXISTS (SELECT 1 FROM ch_before b WHERE (b.community_id, b.hashtag) = (d.community_id, d.hashtag))
-    ORDER BY d.community_id, d.hashtag
-    """,
-    """
-    UPDATE community_hashtag_memberships m SET
-        video_count = m.video_count + d.n, total_views = m.total_views + d.views,
-        total_impact_score = m.total_impact_score + d.impact
-    FROM ch_delta d JOIN ch_before b USING (community_id, hashtag)
-    WHERE (m.community_id, m.hashtag) = (d.community_id, d.hashtag) AND b.video_count + d.n > 0
-    """,
-    """
-    DELETE FROM community_hashtag_memberships m USING ch_delta d JOIN ch_before b USING (community_id, hashtag)
-    WHERE (m.community_id, m.hashtag) = (d.community_id, d.hashtag) AND b.video_count + d.n <= 0
-    """,
+    *_apply_counted_delta(_COMMUNITY_HASHTAGS),
     """
     CREATE TEMP TABLE community_delta ON COMMIT DROP AS
     WITH sums AS (
@@ -496,12 +552,8 @@ _WRITE_STEPS: tuple[str, ...] = (
                sum(sign * likes_count) AS likes, sum(sign * impact_score) AS impact
         FROM contrib WHERE kind = 'community' GROUP BY k1, platform
     ), crossings AS (
-        SELECT d.community_id, d.platform,
-               sum(CASE WHEN coalesce(b.video_count, 0) = 0 AND d.n > 0 THEN 1
-                        WHEN coalesce(b.video_count, 0) > 0 AND b.video_count + d.n <= 0 THEN -1
-                        ELSE 0 END) AS creators
-        FROM cc_delta d LEFT JOIN cc_before b USING (community_id, creator_id)
-        GROUP BY d.community_id, d.platform
+        SELECT key1::bigint AS community_id, platform, sum(change) AS creators
+        FROM crossings WHERE target = 'community_creator_memberships' GROUP BY key1, platform
     )
     SELECT s.community_id, s.platform, s.n, s.views, s.likes, s.impact, coalesce(c.creators, 0) AS creators
     FROM sums s LEFT JOIN crossings c USING (community_id, platform)
@@ -521,34 +573,7 @@ _WRITE_STEPS: tuple[str, ...] = (
     FROM d JOIN locked ON locked.id = d.community_id
     WHERE c.id = d.community_id AND (d.n, d.views, d.likes, d.impact, d.creators) IS DISTINCT FROM (0, 0, 0, 0, 0)
     """,
-    """
-    WITH locked AS (
-        SELECT t.community_id, t.platform FROM community_platform_totals t
-        JOIN community_delta d USING (community_id, platform)
-        ORDER BY t.community_id, t.platform FOR UPDATE OF t
-    )
-    UPDATE community_platform_totals t SET
-        total_videos = t.total_videos + d.n, total_views = t.total_views + d.views,
-        total_likes = t.total_likes + d.likes, total_creators = t.total_creators + d.creators,
-        total_impact_score = t.total_impact_score + d.impact
-    FROM community_delta d JOIN locked USING (community_id, platform)
-    WHERE (t.community_id, t.platform) = (d.community_id, d.platform)
-      AND (d.n, d.views, d.likes, d.impact, d.creators) IS DISTINCT FROM (0, 0, 0, 0, 0)
-    """,
-    """
-    INSERT INTO community_platform_totals AS t (community_id, platform, total_videos, total_views, total_likes,
-                                               total_creators, total_impact_score)
-    SELECT d.community_id, d.platform, d.n, d.views, d.likes, d.creators, d.impact FROM community_delta d
-    WHERE (d.n, d.views, d.likes, d.impact, d.creators) IS DISTINCT FROM (0, 0, 0, 0, 0)
-      AND NOT EXISTS (SELECT 1 FROM community_platform_totals x
-                      WHERE (x.community_id, x.platform) = (d.community_id, d.platform))
-    ORDER BY d.community_id, d.platform
-    ON CONFLICT (community_id, platform) DO UPDATE SET
-        total_videos = t.total_videos + excluded.total_videos, total_views = t.total_views + excluded.total_views,
-        total_likes = t.total_likes + excluded.total_likes,
-        total_creators = t.total_creators + excluded.total_creators,
-        total_impact_score = t.total_impact_score + excluded.total_impact_score
-    """,
+    *_apply_counted_delta(_COMMUNITY_PLATFORM_TOTALS),
 )
 
 _SNAPSHOTS = """
