@@ -13,3 +13,12 @@ class SnapshotFormatError(ReelrankError):
     Examples: malformed JSON or gzip, an API error body or a "snapshot not ready" body delivered instead of data,
     a file whose source cannot be recognised.
     """
+
+
+class InvalidWeightsError(ReelrankError):
+    """Impact weights that cannot be stored (negative, too many digits, missing, all zero); the message names the
+    field."""
+
+
+class BackfillJobNotFoundError(ReelrankError):
+    """A backfill event names a job id that does not exist."""

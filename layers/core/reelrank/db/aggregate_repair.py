@@ -1,0 +1,405 @@
+"""Set-based repair of every derived row: fact sort-key copies, memberships, pair counts and aggregate totals.
+
+Each :class:`RepairStep` is one statement that recomputes a whole table from the base tables and writes only the
+rows that differ (``IS DISTINCT FROM``), returning how many it wrote. Totals are driven from the aggregate table
+with a LEFT JOIN so an entity that lost all its videos is repaired too (PERF_NOTES "Aggregates"); tables that hold a
+row only while its count is positive (memberships, pair counts) get missing rows inserted and orphans deleted.
+The steps run in :data:`REPAIR_STEPS` order: fact copies first, then what is computed from them.
+
+Concurrency: an aggregate recomputed from a snapshot while an ingest chunk adds its delta would lose the delta, so
+each step runs in a transaction that first takes every one of ingest's video-bucket locks (in bucket order, as ingest
+does: no deadlock). No chunk is then in flight, every committed chunk is visible, and the repaired row is exact; the
+chunks that follow keep it exact with their deltas. Ingest waits for one step at most (about a second at a million
+videos), never for a whole run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, LiteralString
+
+import psycopg
+from psycopg import sql
+
+from reelrank.db.ingest_writes import VIDEO_LOCK_BUCKETS, VIDEO_LOCK_CLASS
+
+
+@dataclass(frozen=True, slots=True)
+class RepairStep:
+    """One repair statement: ``family`` is the report's key its rows count under."""
+
+    name: str
+    family: str
+    statement: LiteralString
+
+    def run(self, conn: psycopg.Connection[Any]) -> int:
+        """Run inside the caller's transaction (after :func:`lock_out_ingest`); returns the rows written."""
+        cur = conn.execute(self.statement)
+        if cur.description is None:  # a plain UPDATE: its row count
+            return max(cur.rowcount, 0)
+        row = cur.fetchone()  # a data-modifying CTE that counts what it wrote
+        return int(row[0]) if row and row[0] is not None else 0
+
+
+def lock_out_ingest(conn: psycopg.Connection[Any], lock_timeout_ms: int) -> None:
+    """Wait for in-flight ingest chunks and hold off new ones until the caller's transaction ends."""
+    conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{int(lock_timeout_ms)}ms")))
+    conn.execute(
+        "SELECT pg_advisory_xact_lock(%s, b) FROM generate_series(0, %s) AS b ORDER BY b",
+        (VIDEO_LOCK_CLASS, VIDEO_LOCK_BUCKETS - 1),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------- facts
+FACT_SORT_KEYS: LiteralString = """
+WITH hashtag_facts AS (
+    UPDATE video_hashtag_facts f SET platform = v.platform, creator_id = v.creator_id, views_count = v.views_count,
+           likes_count = v.likes_count, impact_score = v.impact_score, created_at = v.created_at
+    FROM videos_hot v
+    WHERE v.video_id = f.video_id
+      AND (f.platform, f.creator_id, f.views_count, f.likes_count, f.impact_score, f.created_at)
+          IS DISTINCT FROM (v.platform, v.creator_id, v.views_count, v.likes_count, v.impact_score, v.created_at)
+    RETURNING 1
+), sound_facts AS (
+    UPDATE video_sound_facts f SET creator_id = v.creator_id, views_count = v.views_count,
+           likes_count = v.likes_count, impact_score = v.impact_score, created_at = v.created_at
+    FROM videos_hot v
+    WHERE v.video_id = f.video_id
+      AND (f.creator_id, f.views_count, f.likes_count, f.impact_score, f.created_at)
+          IS DISTINCT FROM (v.creator_id, v.views_count, v.likes_count, v.impact_score, v.created_at)
+    RETURNING 1
+), community_videos AS (
+    UPDATE community_video_memberships f SET platform = v.platform, creator_id = v.creator_id,
+           views_count = v.views_count, likes_count = v.likes_count, impact_score = v.impact_score,
+           created_at = v.created_at
+    FROM videos_hot v
+    WHERE v.video_id = f.video_id
+      AND (f.platform, f.creator_id, f.views_count, f.likes_count, f.impact_score, f.created_at)
+          IS DISTINCT FROM (v.platform, v.creator_id, v.views_count, v.likes_count, v.impact_score, v.created_at)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM hashtag_facts) + (SELECT count(*) FROM sound_facts)
+     + (SELECT count(*) FROM community_videos)
+"""
+
+# ---------------------------------------------------------------------------------------------- memberships
+COMMUNITY_VIDEO_MEMBERSHIPS: LiteralString = """
+WITH e AS MATERIALIZED (
+    SELECT DISTINCT c.id AS community_id, f.video_id
+    FROM communities c JOIN video_hashtag_facts f ON f.hashtag = ANY (c.linked_hashtags)
+), gone AS (
+    DELETE FROM community_video_memberships m
+    WHERE NOT EXISTS (SELECT 1 FROM e WHERE e.community_id = m.community_id AND e.video_id = m.video_id)
+    RETURNING 1
+), made AS (
+    INSERT INTO community_video_memberships (community_id, video_id, platform, creator_id, views_count, likes_count,
+                                             impact_score, created_at)
+    SELECT e.community_id, e.video_id, v.platform, v.creator_id, v.views_count, v.likes_count, v.impact_score,
+           v.created_at
+    FROM e JOIN videos_hot v USING (video_id)
+    WHERE NOT EXISTS (SELECT 1 FROM community_video_memberships m
+                      WHERE m.community_id = e.community_id AND m.video_id = e.video_id)
+    ORDER BY e.community_id, e.video_id
+    ON CONFLICT (community_id, video_id) DO NOTHING
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM made)
+"""
+
+HASHTAG_CREATOR_COUNTS: LiteralString = """
+WITH e AS MATERIALIZED (
+    SELECT hashtag, creator_id, count(*)::bigint AS video_count
+    FROM video_hashtag_facts WHERE creator_id IS NOT NULL GROUP BY hashtag, creator_id
+), gone AS (
+    DELETE FROM hashtag_creator_counts a
+    WHERE NOT EXISTS (SELECT 1 FROM e WHERE e.hashtag = a.hashtag AND e.creator_id = a.creator_id)
+    RETURNING 1
+), made AS (
+    INSERT INTO hashtag_creator_counts AS a (hashtag, creator_id, video_count)
+    SELECT e.hashtag, e.creator_id, e.video_count
+    FROM e LEFT JOIN hashtag_creator_counts a USING (hashtag, creator_id)
+    WHERE a.video_count IS DISTINCT FROM e.video_count
+    ORDER BY e.hashtag, e.creator_id
+    ON CONFLICT (hashtag, creator_id) DO UPDATE SET video_count = excluded.video_count
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM made)
+"""
+
+# ----------------------------------------------------------------------------------------- entity totals
+CREATORS: LiteralString = """
+UPDATE creators_hot c
+SET videos_count = e.videos_count, likes_total = e.likes_total, total_play_count = e.total_play_count,
+    total_impact_score = e.total_impact_score, updated_at = now()
+FROM (
+    SELECT a.creator_id, coalesce(g.n, 0) AS videos_count, coalesce(g.likes, 0) AS likes_total,
+           coalesce(g.views, 0) AS total_play_count, coalesce(g.impact, 0) AS total_impact_score
+    FROM creators_hot a
+    LEFT JOIN (
+        SELECT creator_id, count(*)::bigint AS n, sum(likes_count)::numeric AS likes,
+               sum(views_count)::numeric AS views, sum(impact_score)::numeric AS impact
+        FROM videos_hot WHERE creator_id IS NOT NULL GROUP BY creator_id
+    ) g USING (creator_id)
+    WHERE (a.videos_count, a.likes_total, a.total_play_count, a.total_impact_score)
+          IS DISTINCT FROM (coalesce(g.n, 0), coalesce(g.likes, 0), coalesce(g.views, 0), coalesce(g.impact, 0))
+) e
+WHERE c.creator_id = e.creator_id
+"""
+
+SOUNDS: LiteralString = """
+UPDATE sounds_hot s
+SET videos_count = e.videos_count, views_total = e.views_total, likes_total = e.likes_total,
+    total_impact_score = e.total_impact_score, last_used_at = e.last_used_at, updated_at = now()
+FROM (
+    SELECT a.sound_id, coalesce(g.n, 0) AS videos_count, coalesce(g.views, 0) AS views_total,
+           coalesce(g.likes, 0) AS likes_total, coalesce(g.impact, 0) AS total_impact_score, g.last_used_at
+    FROM sounds_hot a
+    LEFT JOIN (
+        SELECT sound_id, count(*)::bigint AS n, sum(views_count)::numeric AS views, sum(likes_count)::numeric AS likes,
+               sum(impact_score)::numeric AS impact, max(created_at) AS last_used_at
+        FROM video_sound_facts GROUP BY sound_id
+    ) g USING (sound_id)
+    WHERE (a.videos_count, a.views_total, a.likes_total, a.total_impact_score, a.last_used_at)
+          IS DISTINCT FROM (coalesce(g.n, 0), coalesce(g.views, 0), coalesce(g.likes, 0), coalesce(g.impact, 0),
+                            g.last_used_at)
+) e
+WHERE s.sound_id = e.sound_id
+"""
+
+# creators_count is the number of (hashtag, creator) pairs, already exact (HASHTAG_CREATOR_COUNTS runs first):
+# no count(DISTINCT …) over millions of facts (PERF_NOTES "Aggregates").
+HASHTAGS: LiteralString = """
+UPDATE hashtags_hot h
+SET videos_count = e.videos_count, creators_count = e.creators_count, views_total = e.views_total,
+    likes_total = e.likes_total, total_impact_score = e.total_impact_score, updated_at = now()
+FROM (
+    SELECT a.hashtag, coalesce(g.n, 0) AS videos_count, coalesce(k.creators, 0) AS creators_count,
+           coalesce(g.views, 0) AS views_total, coalesce(g.likes, 0) AS likes_total,
+           coalesce(g.impact, 0) AS total_impact_score
+    FROM hashtags_hot a
+    LEFT JOIN (
+        SELECT hashtag, count(*)::bigint AS n, sum(views_count)::numeric AS views, sum(likes_count)::numeric AS likes,
+               sum(impact_score)::numeric AS impact
+        FROM video_hashtag_facts GROUP BY hashtag
+    ) g USING (hashtag)
+    LEFT JOIN (SELECT hashtag, count(*)::bigint AS creators FROM hashtag_creator_counts GROUP BY hashtag) k
+        USING (hashtag)
+    WHERE (a.videos_count, a.creators_count, a.views_total, a.likes_total, a.total_impact_score)
+          IS DISTINCT FROM (coalesce(g.n, 0), coalesce(k.creators, 0), coalesce(g.views, 0), coalesce(g.likes, 0),
+                            coalesce(g.impact, 0))
+) e
+WHERE h.hashtag = e.hashtag
+"""
+
+# Per-platform totals: grouped twice (by creator, then by platform) so the distinct-creator count is a hash
+# aggregate rather than a sorting count(DISTINCT …). Rows are kept at zero when a platform has no videos left, as
+# the ingest path does.
+HASHTAG_PLATFORM_TOTALS: LiteralString = """
+WITH t AS (
+    SELECT hashtag, platform, creator_id, count(*)::bigint AS n, sum(views_count) AS views,
+           sum(likes_count) AS likes, sum(impact_score) AS impact
+    FROM video_hashtag_facts GROUP BY hashtag, platform, creator_id
+), e AS MATERIALIZED (
+    SELECT hashtag, platform, sum(n)::bigint AS videos_count, count(creator_id)::bigint AS creators_count,
+           sum(views)::numeric AS views_total, sum(likes)::numeric AS likes_total,
+           sum(impact)::numeric AS total_impact_score
+    FROM t GROUP BY hashtag, platform
+), zeroed AS (
+    UPDATE hashtag_platform_totals a
+    SET videos_count = 0, creators_count = 0, views_total = 0, likes_total = 0, total_impact_score = 0
+    WHERE (a.videos_count, a.creators_count, a.views_total, a.likes_total, a.total_impact_score)
+          IS DISTINCT FROM (0, 0, 0, 0, 0)
+      AND NOT EXISTS (SELECT 1 FROM e WHERE e.hashtag = a.hashtag AND e.platform = a.platform)
+    RETURNING 1
+), made AS (
+    INSERT INTO hashtag_platform_totals AS a (hashtag, platform, videos_count, creators_count, views_total,
+                                              likes_total, total_impact_score)
+    SELECT e.* FROM e LEFT JOIN hashtag_platform_totals a USING (hashtag, platform)
+    WHERE (a.videos_count, a.creators_count, a.views_total, a.likes_total, a.total_impact_score)
+          IS DISTINCT FROM (e.videos_count, e.creators_count, e.views_total, e.likes_total, e.total_impact_score)
+    ORDER BY e.hashtag, e.platform
+    ON CONFLICT (hashtag, platform) DO UPDATE SET
+        videos_count = excluded.videos_count, creators_count = excluded.creators_count,
+        views_total = excluded.views_total, likes_total = excluded.likes_total,
+        total_impact_score = excluded.total_impact_score
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM zeroed) + (SELECT count(*) FROM made)
+"""
+
+COMMUNITY_CREATORS: LiteralString = """
+WITH e AS MATERIALIZED (
+    SELECT community_id, creator_id, count(*)::bigint AS video_count, sum(views_count)::numeric AS total_views,
+           sum(likes_count)::numeric AS total_likes, sum(impact_score)::numeric AS total_impact_score
+    FROM community_video_memberships WHERE creator_id IS NOT NULL GROUP BY community_id, creator_id
+), gone AS (
+    DELETE FROM community_creator_memberships a
+    WHERE NOT EXISTS (SELECT 1 FROM e WHERE e.community_id = a.community_id AND e.creator_id = a.creator_id)
+    RETURNING 1
+), made AS (
+    INSERT INTO community_creator_memberships AS a (community_id, creator_id, video_count, total_views, total_likes,
+                                                    total_impact_score)
+    SELECT e.* FROM e LEFT JOIN community_creator_memberships a USING (community_id, creator_id)
+    WHERE (a.video_count, a.total_views, a.total_likes, a.total_impact_score)
+          IS DISTINCT FROM (e.video_count, e.total_views, e.total_likes, e.total_impact_score)
+    ORDER BY e.community_id, e.creator_id
+    ON CONFLICT (community_id, creator_id) DO UPDATE SET
+        video_count = excluded.video_count, total_views = excluded.total_views, total_likes = excluded.total_likes,
+        total_impact_score = excluded.total_impact_score
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM made)
+"""
+
+COMMUNITY_HASHTAGS: LiteralString = """
+WITH e AS MATERIALIZED (
+    SELECT m.community_id, f.hashtag, count(*)::bigint AS video_count, sum(m.views_count)::numeric AS total_views,
+           sum(m.impact_score)::numeric AS total_impact_score
+    FROM community_video_memberships m JOIN video_hashtag_facts f ON f.video_id = m.video_id
+    GROUP BY m.community_id, f.hashtag
+), gone AS (
+    DELETE FROM community_hashtag_memberships a
+    WHERE NOT EXISTS (SELECT 1 FROM e WHERE e.community_id = a.community_id AND e.hashtag = a.hashtag)
+    RETURNING 1
+), made AS (
+    INSERT INTO community_hashtag_memberships AS a (community_id, hashtag, video_count, total_views,
+                                                    total_impact_score)
+    SELECT e.* FROM e LEFT JOIN community_hashtag_memberships a USING (community_id, hashtag)
+    WHERE (a.video_count, a.total_views, a.total_impact_score)
+          IS DISTINCT FROM (e.video_count, e.total_views, e.total_impact_score)
+    ORDER BY e.community_id, e.hashtag
+    ON CONFLICT (community_id, hashtag) DO UPDATE SET
+        video_count = excluded.video_count, total_views = excluded.total_views,
+        total_impact_score = excluded.total_impact_score
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM made)
+"""
+
+# total_creators is the number of (community, creator) memberships, already exact (COMMUNITY_CREATORS runs first).
+COMMUNITIES: LiteralString = """
+UPDATE communities c
+SET total_videos = e.total_videos, total_views = e.total_views, total_likes = e.total_likes,
+    total_creators = e.total_creators, total_impact_score = e.total_impact_score, updated_at = now()
+FROM (
+    SELECT a.id, coalesce(g.n, 0) AS total_videos, coalesce(g.views, 0) AS total_views,
+           coalesce(g.likes, 0) AS total_likes, coalesce(k.creators, 0) AS total_creators,
+           coalesce(g.impact, 0) AS total_impact_score
+    FROM communities a
+    LEFT JOIN (
+        SELECT community_id, count(*)::bigint AS n, sum(views_count)::numeric AS views,
+               sum(likes_count)::numeric AS likes, sum(impact_score)::numeric AS impact
+        FROM community_video_memberships GROUP BY community_id
+    ) g ON g.community_id = a.id
+    LEFT JOIN (SELECT community_id, count(*)::bigint AS creators FROM community_creator_memberships
+               GROUP BY community_id) k ON k.community_id = a.id
+    WHERE (a.total_videos, a.total_views, a.total_likes, a.total_creators, a.total_impact_score)
+          IS DISTINCT FROM (coalesce(g.n, 0), coalesce(g.views, 0), coalesce(g.likes, 0), coalesce(k.creators, 0),
+                            coalesce(g.impact, 0))
+) e
+WHERE c.id = e.id
+"""
+
+COMMUNITY_PLATFORM_TOTALS: LiteralString = """
+WITH t AS (
+    SELECT community_id, platform, creator_id, count(*)::bigint AS n, sum(views_count) AS views,
+           sum(likes_count) AS likes, sum(impact_score) AS impact
+    FROM community_video_memberships GROUP BY community_id, platform, creator_id
+), e AS MATERIALIZED (
+    SELECT community_id, platform, sum(n)::bigint AS total_videos, sum(views)::numeric AS total_views,
+           sum(likes)::numeric AS total_likes, count(creator_id)::bigint AS total_creators,
+           sum(impact)::numeric AS total_impact_score
+    FROM t GROUP BY community_id, platform
+), zeroed AS (
+    UPDATE community_platform_totals a
+    SET total_videos = 0, total_views = 0, total_likes = 0, total_creators = 0, total_impact_score = 0
+    WHERE (a.total_videos, a.total_views, a.total_likes, a.total_creators, a.total_impact_score)
+          IS DISTINCT FROM (0, 0, 0, 0, 0)
+      AND NOT EXISTS (SELECT 1 FROM e WHERE e.community_id = a.community_id AND e.platform = a.platform)
+    RETURNING 1
+), made AS (
+    INSERT INTO community_platform_totals AS a (community_id, platform, total_videos, total_views, total_likes,
+                                                total_creators, total_impact_score)
+    SELECT e.* FROM e LEFT JOIN community_platform_totals a USING (community_id, platform)
+    WHERE (a.total_videos, a.total_views, a.total_likes, a.total_creators, a.total_impact_score)
+          IS DISTINCT FROM (e.total_videos, e.total_views, e.total_likes, e.total_creators, e.total_impact_score)
+    ORDER BY e.community_id, e.platform
+    ON CONFLICT (community_id, platform) DO UPDATE SET
+        total_videos = excluded.total_videos, total_views = excluded.total_views,
+        total_likes = excluded.total_likes, total_creators = excluded.total_creators,
+        total_impact_score = excluded.total_impact_score
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM zeroed) + (SELECT count(*) FROM made)
+"""
+
+
+# In dependency order: fact copies, then memberships and pair counts, then the totals computed from them.
+REPAIR_STEPS: Sequence[RepairStep] = (
+    RepairStep("fact_sort_keys", "video_facts", FACT_SORT_KEYS),
+    RepairStep("community_video_memberships", "communities", COMMUNITY_VIDEO_MEMBERSHIPS),
+    RepairStep("hashtag_creator_counts", "hashtags", HASHTAG_CREATOR_COUNTS),
+    RepairStep("creators", "creators", CREATORS),
+    RepairStep("sounds", "sounds", SOUNDS),
+    RepairStep("hashtags", "hashtags", HASHTAGS),
+    RepairStep("hashtag_platform_totals", "hashtags", HASHTAG_PLATFORM_TOTALS),
+    RepairStep("community_creator_memberships", "community_creators", COMMUNITY_CREATORS),
+    RepairStep("community_hashtag_memberships", "community_hashtags", COMMUNITY_HASHTAGS),
+    RepairStep("communities", "communities", COMMUNITIES),
+    RepairStep("community_platform_totals", "communities", COMMUNITY_PLATFORM_TOTALS),
+)
+
+
+# ------------------------------------------------------------------------------- derived views and partitions
+@dataclass(frozen=True, slots=True)
+class MaterializedView:
+    name: str
+    populated: bool
+    has_unique_index: bool
+
+
+def list_materialized_views(conn: psycopg.Connection[Any]) -> list[MaterializedView]:
+    """The schema's materialized views in creation order, and whether each can be refreshed CONCURRENTLY.
+
+    CONCURRENTLY needs the view populated and a unique index on plain columns without a WHERE clause.
+    """
+    rows = conn.execute(
+        """
+        SELECT c.relname, c.relispopulated,
+               EXISTS (SELECT 1 FROM pg_index i
+                       WHERE i.indrelid = c.oid AND i.indisunique AND i.indisvalid
+                         AND i.indpred IS NULL AND i.indexprs IS NULL)
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind = 'm' AND n.nspname = current_schema()
+        ORDER BY c.oid
+        """
+    ).fetchall()
+    return [MaterializedView(str(r[0]), bool(r[1]), bool(r[2])) for r in rows]
+
+
+def refresh_materialized_view(conn: psycopg.Connection[Any], view: MaterializedView) -> bool:
+    """Refresh one view (CONCURRENTLY when it can: readers are not blocked); returns whether it was concurrent."""
+    concurrently = view.populated and view.has_unique_index
+    conn.execute(
+        sql.SQL("REFRESH MATERIALIZED VIEW {}{}").format(
+            sql.SQL("CONCURRENTLY ") if concurrently else sql.SQL(""), sql.Identifier(view.name)
+        )
+    )
+    return concurrently
+
+
+def drop_expired_snapshot_partitions(conn: psycopg.Connection[Any], retention_days: int) -> list[str]:
+    """Drop the monthly snapshot partitions that end ``retention_days`` ago or earlier; returns their names."""
+    rows = conn.execute(
+        "SELECT drop_snapshot_partitions_before(now() - make_interval(days => %s))", (retention_days,)
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def create_snapshot_partitions(conn: psycopg.Connection[Any], months_ahead: int) -> int:
+    """Create the monthly snapshot partitions from this month to ``months_ahead`` months on; returns how many."""
+    row = conn.execute(
+        "SELECT ensure_snapshot_partitions(now(), now() + make_interval(months => %s))", (months_ahead,)
+    ).fetchone()
+    return int(row[0]) if row else 0

@@ -1,0 +1,149 @@
+"""Use case: ``reconcile`` — find and repair drift, refresh derived views, roll the snapshot partitions.
+
+1. Videos: every row whose Impact is stale (another weights version) or wrong is rescored, in the backfill's keyset
+   batches (short transactions; only rows that differ are written).
+2. Every derived row — the fact tables' copied sort keys, community memberships, (hashtag, creator) counts, and the
+   totals of creators, sounds, hashtags, communities and their per-platform rows — is recomputed by one set-based
+   statement per table that writes only rows that differ (``reelrank.db.aggregate_repair``).
+3. Every materialized view of the schema is refreshed (CONCURRENTLY when it has a unique index): views other issues
+   add are picked up without a code change.
+4. Snapshot partitions past the retention are dropped and the coming months' are created.
+
+After a run ``aggregate_drift`` is empty, and a second run reports zeros.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from reelrank.db import aggregate_repair, impact_rescore
+from reelrank.db.impact_weights import fetch_active_weights
+from reelrank.models.reconcile import AggregatesRepaired, ReconcileRequest, ReconcileResponse
+from reelrank.models.weights import ImpactWeightsResponse
+from reelrank.observability import logger
+from reelrank.services.backfill import retrying
+from reelrank.settings import ReconcileSettings
+
+# reconcile rescans every video to find wrong scores; bigger ranges than the backfill's, since few rows are written
+VIDEO_BATCH_SIZE = 20_000
+
+
+def _set_lock_timeout(conn: psycopg.Connection[Any], ms: int) -> None:
+    conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{int(ms)}ms")))
+
+
+def repair_video_scores(
+    conn: psycopg.Connection[Any], *, lock_timeout_ms: int, batch_size: int = VIDEO_BATCH_SIZE
+) -> int:
+    """Rescore every video whose Impact is stale or differs from the active weights; returns the rows written."""
+    repaired = 0
+    after: str | None = None
+    while True:
+        weights = fetch_active_weights(conn)
+
+        def batch(lo: str | None, weights: ImpactWeightsResponse) -> tuple[str | None, int]:
+            with conn.transaction():
+                _set_lock_timeout(conn, lock_timeout_ms)
+                bound = impact_rescore.next_batch_bound(conn, lo, batch_size)
+                if bound.rows == 0 or bound.hi is None:
+                    return None, 0
+                written = impact_rescore.rescore_range(
+                    conn, lo, bound.hi, weights.version, weights.weights, stale_only=False
+                )
+                return bound.hi, written
+
+        hi, written = retrying(batch, after, weights)
+        written = int(written)
+        repaired += written
+        if hi is None:
+            return repaired
+        after = hi
+
+
+def repair_aggregates(conn: psycopg.Connection[Any], *, lock_timeout_ms: int) -> AggregatesRepaired:
+    """Run every set-based repair step, each in its own transaction with ingest held off; rows written per family."""
+    counts: dict[str, int] = {}
+    for step in aggregate_repair.REPAIR_STEPS:
+
+        def run(s: aggregate_repair.RepairStep = step) -> int:
+            with conn.transaction():
+                aggregate_repair.lock_out_ingest(conn, lock_timeout_ms)
+                return s.run(conn)
+
+        started = time.perf_counter()
+        written = int(retrying(run))
+        counts[step.family] = counts.get(step.family, 0) + written
+        logger.debug(
+            "repair step done", step=step.name, written=written, seconds=round(time.perf_counter() - started, 3)
+        )
+    return AggregatesRepaired(**counts)
+
+
+def refresh_derived_views(conn: psycopg.Connection[Any]) -> tuple[list[str], list[str]]:
+    """Refresh every materialized view of the schema; returns the refreshed and the failed views' names.
+
+    One view failing to refresh (a bug in its definition) is logged and reported, and does not stop the others or
+    the partition maintenance after it.
+    """
+    refreshed: list[str] = []
+    failed: list[str] = []
+    for view in aggregate_repair.list_materialized_views(conn):
+        try:
+            with conn.transaction():
+                aggregate_repair.refresh_materialized_view(conn, view)
+        except psycopg.Error:
+            logger.exception("materialized view refresh failed", view=view.name)
+            failed.append(view.name)
+        else:
+            refreshed.append(view.name)
+    return refreshed, failed
+
+
+def reconcile(
+    conn: psycopg.Connection[Any], request: ReconcileRequest, *, settings: ReconcileSettings
+) -> ReconcileResponse:
+    """Find and repair drift, refresh derived views, drop expired and create upcoming snapshot partitions.
+
+    Parameters
+    ----------
+    conn
+        An autocommit connection; every step is its own short transaction.
+    request
+        Overrides of the retention and partition horizon (the schedule's Input; both optional).
+    settings
+        Defaults: ``METRIC_SNAPSHOT_RETENTION_DAYS`` (365), ``PARTITION_MONTHS_AHEAD`` (3), the lock timeout.
+
+    Returns
+    -------
+    ReconcileResponse
+        What was repaired (rows written), which views were refreshed, partitions dropped and created; a clean
+        database reports zeros.
+    """
+    started = time.perf_counter()
+    lock_timeout = settings.reconcile_lock_timeout_ms
+    videos = repair_video_scores(conn, lock_timeout_ms=lock_timeout)
+    aggregates = repair_aggregates(conn, lock_timeout_ms=lock_timeout)
+    views, failed_views = refresh_derived_views(conn)
+    retention = request.retention_days or settings.snapshot_retention_days
+    months = request.months_ahead if request.months_ahead is not None else settings.partition_months_ahead
+    with conn.transaction():
+        dropped = aggregate_repair.drop_expired_snapshot_partitions(conn, retention)
+    with conn.transaction():
+        created = aggregate_repair.create_snapshot_partitions(conn, months)
+    response = ReconcileResponse(
+        videos_repaired=videos,
+        aggregates_repaired=aggregates,
+        views_refreshed=views,
+        views_failed=failed_views,
+        partitions_dropped=len(dropped),
+        partitions_created=created,
+        duration_ms=int((time.perf_counter() - started) * 1000),
+    )
+    logger.info(
+        "reconcile done", dropped_partitions=dropped, **response.model_dump(exclude={"views_refreshed", "views_failed"})
+    )
+    return response
