@@ -212,8 +212,10 @@ def _apply_counted_delta(t: _CountedTable) -> tuple[sql.Composed, ...]:
     return tuple(sql.Composed([s]) if isinstance(s, sql.SQL) else s for s in statements)
 
 
-# Statements run in order after the staging tables are filled. Each is one set-based statement.
-_WRITE_STEPS: tuple[str | sql.Composed, ...] = (
+# Statements run in order after the staging tables are filled. Each is one set-based statement. They come in three
+# parts: the old state (shared with the metric-only path of view tracking), profiles and the videos themselves
+# (ingest only), then facts and aggregate deltas (shared).
+_OLD_STATE_STEPS: tuple[str | sql.Composed, ...] = (
     # 1. Lock the chunk's existing videos in key order and keep their old state (metrics and facts).
     """
     CREATE TEMP TABLE old_videos ON COMMIT DROP AS
@@ -244,6 +246,9 @@ _WRITE_STEPS: tuple[str | sql.Composed, ...] = (
     SELECT m.video_id, m.community_id FROM community_video_memberships m JOIN fresh USING (video_id)
     WHERE NOT fresh.is_new
     """,
+)
+
+_PROFILE_STEPS: tuple[str | sql.Composed, ...] = (
     # 3. Profiles and keys: creators, sounds, hashtags (inserted in key order; aggregates untouched here).
     """
     INSERT INTO creators_hot AS c (creator_id, platform, username, display_name, platform_user_id, avatar_url,
@@ -333,6 +338,9 @@ _WRITE_STEPS: tuple[str | sql.Composed, ...] = (
     ORDER BY s.video_id
     ON CONFLICT (video_id) DO UPDATE SET source = excluded.source, raw = excluded.raw, updated_at = now()
     """,
+)
+
+_FACT_AND_AGGREGATE_STEPS: tuple[str | sql.Composed, ...] = (
     # The new state of the fresh videos, read once: every fact and contribution below derives from it.
     """
     CREATE TEMP TABLE new_videos ON COMMIT DROP AS
@@ -576,6 +584,8 @@ _WRITE_STEPS: tuple[str | sql.Composed, ...] = (
     *_apply_counted_delta(_COMMUNITY_PLATFORM_TOTALS),
 )
 
+_WRITE_STEPS: tuple[str | sql.Composed, ...] = _OLD_STATE_STEPS + _PROFILE_STEPS + _FACT_AND_AGGREGATE_STEPS
+
 _SNAPSHOTS = """
 INSERT INTO video_metric_snapshots (video_id, observed_at, views_count, likes_count, comments_count, shares_count,
                                    collect_count, source, ingestion_id)
@@ -725,3 +735,153 @@ def write_chunk(
     ).fetchone()
     new, updated = (int(counts[0]), int(counts[1])) if counts else (0, 0)
     return ChunkResult(new_videos=new, updated_videos=updated, stale_records=len(rows) - new - updated)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The metric-only path (view tracking): new counts for videos already stored, nothing else about them changes.
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MetricObservation:
+    """New counts for a stored video. ``None`` likes or comments mean hidden: the stored value is kept."""
+
+    video_id: str
+    views: int
+    likes: int | None
+    comments: int | None
+    observed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MetricWriteResult:
+    """What :func:`write_metrics` did: videos whose current metrics moved, observations older than the stored
+    metrics (a snapshot row only), and ids not (or no longer) in ``videos_hot`` (nothing written)."""
+
+    updated_videos: int
+    stale_observations: int
+    unknown_videos: int
+
+
+_METRIC_STAGING = """
+CREATE TEMP TABLE stage_metrics (
+    video_id text PRIMARY KEY, views bigint NOT NULL, likes bigint, comments bigint, observed_at timestamptz NOT NULL
+) ON COMMIT DROP
+"""
+
+# Fill the ingest staging tables from the stored rows, so the shared steps see the video's facts unchanged and only
+# its counts move: every aggregate then moves by exactly (new contribution - old contribution).
+_METRIC_STAGE_FROM_STORED: tuple[str, ...] = (
+    """
+    INSERT INTO stage_videos (video_id, platform, url, caption, thumbnail_url, duration_seconds, created_at,
+                              creator_id, views, likes, comments, shares, saves, snap_views, snap_likes,
+                              snap_comments, snap_shares, snap_saves, observed_at, source, raw)
+    SELECT m.video_id, v.platform, v.url, v.caption, v.thumbnail_url, v.duration_seconds, v.created_at, v.creator_id,
+           m.views, coalesce(m.likes, v.likes_count), coalesce(m.comments, v.comments_count), v.shares_count,
+           v.collect_count, m.views, m.likes, m.comments, NULL, NULL, m.observed_at, %(source)s, '{}'::jsonb
+    FROM stage_metrics m JOIN videos_hot v USING (video_id)
+    """,
+    """
+    INSERT INTO stage_hashtags (video_id, hashtag, display)
+    SELECT f.video_id, f.hashtag, f.hashtag FROM video_hashtag_facts f JOIN stage_videos s USING (video_id)
+    """,
+    """
+    INSERT INTO stage_sounds (video_id, sound_id)
+    SELECT f.video_id, f.sound_id FROM video_sound_facts f JOIN stage_videos s USING (video_id)
+    """,
+    """
+    INSERT INTO stage_mentions (video_id, handle)
+    SELECT m.video_id, m.handle FROM video_creator_mentions m JOIN stage_videos s USING (video_id)
+    """,
+)
+
+# Runs between the old-state steps and the fact steps, in place of ingest's upsert (same lock order: the videos are
+# locked by old_videos already). The scoring trigger rescores each changed row with the active weights.
+_METRIC_UPDATE = """
+UPDATE videos_hot v SET
+    views_count = s.views, likes_count = s.likes, comments_count = s.comments,
+    metrics_observed_at = s.observed_at, source = s.source, updated_at = now()
+FROM stage_videos s JOIN fresh USING (video_id)
+WHERE v.video_id = s.video_id
+"""
+
+_METRIC_SNAPSHOTS = """
+INSERT INTO video_metric_snapshots (video_id, observed_at, views_count, likes_count, comments_count, source,
+                                    tracking_job_id)
+SELECT s.video_id, s.observed_at, s.snap_views, s.snap_likes, s.snap_comments, s.source, %s
+FROM stage_videos s
+ORDER BY s.video_id
+ON CONFLICT DO NOTHING
+"""
+
+# The counts each updated video had before this write (its previous observation), for the caller's own statements in
+# the same transaction (view tracking derives velocity from it). Dropped at commit.
+PRIOR_METRICS_TABLE = "metric_priors"
+_METRIC_PRIORS = sql.SQL(
+    "CREATE TEMP TABLE {} ON COMMIT DROP AS"
+    " SELECT o.video_id, o.views_count, o.metrics_observed_at FROM old_videos o JOIN fresh USING (video_id)"
+).format(sql.Identifier(PRIOR_METRICS_TABLE))
+
+
+def write_metrics(
+    conn: psycopg.Connection[Any],
+    observations: list[MetricObservation],
+    *,
+    source: str = "view_tracking",
+    tracking_job_id: int | None = None,
+) -> MetricWriteResult:
+    """Write new counts for stored videos through ingest's set-based path, inside the caller's transaction.
+
+    Each observation becomes a ``video_metric_snapshots`` row (hidden counts as NULL: a gap, not a zero) and, unless
+    it is older than the stored metrics, the video's current counts (hidden ones keep their last known value). Facts
+    keep their keys and take the new sort keys; every aggregate moves by the difference between old and new
+    contribution, with the same video-bucket advisory locks and lock order as :func:`write_chunk`, so tracking and
+    ingest can run at the same time and ``aggregate_drift`` stays empty.
+
+    Parameters
+    ----------
+    conn
+        A connection with an open transaction.
+    observations
+        Counts per video; duplicates of a video id are collapsed to the latest observation.
+    source
+        Recorded as the videos' and the snapshots' source.
+    tracking_job_id
+        Recorded on the snapshot rows.
+
+    Returns
+    -------
+    MetricWriteResult
+        Also leaves the temporary table :data:`PRIOR_METRICS_TABLE` (video_id, views_count, metrics_observed_at: the
+        state each updated video had before) until the transaction ends.
+    """
+    latest: dict[str, MetricObservation] = {}
+    for o in observations:
+        kept = latest.get(o.video_id)
+        if kept is None or o.observed_at >= kept.observed_at:
+            latest[o.video_id] = o
+    if not latest:
+        return MetricWriteResult(0, 0, 0)
+    ids = sorted(latest)
+    _lock_video_buckets(conn, ids)
+    conn.execute(_STAGING)
+    conn.execute(_METRIC_STAGING)
+    with (
+        conn.cursor() as cur,
+        cur.copy("COPY stage_metrics (video_id, views, likes, comments, observed_at) FROM STDIN") as copy,
+    ):
+        for video_id in ids:
+            o = latest[video_id]
+            copy.write_row((video_id, o.views, o.likes, o.comments, o.observed_at))
+    for statement in _METRIC_STAGE_FROM_STORED:
+        conn.execute(statement, {"source": source})
+    for step in _OLD_STATE_STEPS:
+        conn.execute(step)
+    conn.execute(_METRIC_UPDATE)
+    for step in _FACT_AND_AGGREGATE_STEPS:
+        conn.execute(step)
+    conn.execute(_METRIC_SNAPSHOTS, (tracking_job_id,))
+    conn.execute(_METRIC_PRIORS)
+    row = conn.execute("SELECT (SELECT count(*) FROM stage_videos), (SELECT count(*) FROM fresh)").fetchone()
+    staged, fresh = (int(row[0]), int(row[1])) if row else (0, 0)
+    return MetricWriteResult(updated_videos=fresh, stale_observations=staged - fresh, unknown_videos=len(ids) - staged)
