@@ -73,3 +73,38 @@ def get_reconcile_settings() -> ReconcileSettings:
     """ReconcileFunction's settings, parsed from the environment on first use."""
     return ReconcileSettings.model_validate(dict(os.environ))
 
+
+class YouTubeSettings(ObservabilitySettings):
+    """The YouTube Data API: where it is, the key (``YOUTUBE_API_KEY`` locally, a Secrets Manager secret in AWS), and
+    how the client calls it (timeouts, attempts, concurrency)."""
+
+    youtube_api_base_url: str = Field(default="https://www.googleapis.com", alias="YOUTUBE_API_BASE_URL")
+    youtube_api_key: str | None = Field(default=None, alias="YOUTUBE_API_KEY")
+    # the secret holds the key as a plain string or as JSON {"api_key": "..."}
+    youtube_api_key_secret_arn: str | None = Field(default=None, alias="YOUTUBE_API_KEY_SECRET_ARN")
+    youtube_connect_timeout_s: float = Field(default=3.0, gt=0, alias="YOUTUBE_CONNECT_TIMEOUT_S")
+    youtube_read_timeout_s: float = Field(default=10.0, gt=0, alias="YOUTUBE_READ_TIMEOUT_S")
+    # attempts per call (first try included) on 5xx, timeouts, 429 and rateLimitExceeded
+    youtube_max_attempts: int = Field(default=4, ge=1, le=10, alias="YOUTUBE_MAX_ATTEMPTS")
+    youtube_backoff_base_s: float = Field(default=0.5, ge=0, alias="YOUTUBE_BACKOFF_BASE_S")
+    youtube_backoff_max_s: float = Field(default=8.0, ge=0, alias="YOUTUBE_BACKOFF_MAX_S")
+    youtube_max_concurrency: int = Field(default=16, ge=1, le=64, alias="YOUTUBE_MAX_CONCURRENCY")
+
+
+class ViewTrackingSettings(DatabaseSettings, YouTubeSettings):
+    """ViewTrackingFunction: the daily quota budget, the top-performer cut, and how progress is committed."""
+
+    # videos.list calls per Pacific quota day (1 unit each; 2,000 calls = 100,000 videos)
+    tracking_daily_quota_units: int = Field(default=2000, ge=0, alias="TRACKING_DAILY_QUOTA_UNITS")
+    # the fastest-growing videos (by views/hour) that are tier 1 whatever their age
+    tracking_top_performers: int = Field(default=1000, ge=0, alias="TRACKING_TOP_PERFORMERS")
+    # calls whose results are written and committed together (progress survives a run that dies)
+    tracking_calls_per_commit: int = Field(default=40, ge=1, alias="TRACKING_CALLS_PER_COMMIT")
+    # misses in a row after which a video leaves tracking as unavailable
+    tracking_unavailable_after_misses: int = Field(default=3, ge=1, alias="TRACKING_UNAVAILABLE_AFTER_MISSES")
+
+
+@lru_cache(maxsize=1)
+def get_view_tracking_settings() -> ViewTrackingSettings:
+    """ViewTrackingFunction's settings, parsed from the environment on first use."""
+    return ViewTrackingSettings.model_validate(dict(os.environ))
