@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from reelrank.models.weights import ImpactWeights
+from reelrank.models.weights import ImpactWeightValues
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +43,7 @@ _FORMULA = sql.SQL(
 )
 
 
-def _weight_params(version: int, weights: ImpactWeights) -> dict[str, Any]:
+def _weight_params(version: int, weights: ImpactWeightValues) -> dict[str, Any]:
     return {
         "version": version,
         "w_views": weights.views,
@@ -59,7 +59,7 @@ def rescore_range(
     lo: str | None,
     hi: str,
     version: int,
-    weights: ImpactWeights,
+    weights: ImpactWeightValues,
     *,
     stale_only: bool,
 ) -> int:
@@ -92,7 +92,9 @@ def count_stale(conn: psycopg.Connection[Any], version: int) -> int:
     return int(row[0]) if row else 0
 
 
-def rescore_stale_stragglers(conn: psycopg.Connection[Any], version: int, weights: ImpactWeights, limit: int) -> int:
+def rescore_stale_stragglers(
+    conn: psycopg.Connection[Any], version: int, weights: ImpactWeightValues, limit: int
+) -> int:
     """Score up to ``limit`` rows still on another version, found through the version index.
 
     A key-range scan can miss a row that a concurrent ingest chunk, begun under the previous weights, committed behind

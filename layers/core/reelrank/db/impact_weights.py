@@ -8,7 +8,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from reelrank.models.weights import ImpactWeights, ImpactWeightsResponse
+from reelrank.models.weights import ImpactWeightsResponse, ImpactWeightValues
 
 _COLUMNS = sql.SQL(
     "version, w_views AS views, w_likes AS likes, w_comments AS comments, w_shares AS shares, w_saves AS saves,"
@@ -17,7 +17,7 @@ _COLUMNS = sql.SQL(
 
 
 def _to_response(row: dict[str, Any]) -> ImpactWeightsResponse:
-    weights = ImpactWeights(
+    weights = ImpactWeightValues(
         views=row["views"], likes=row["likes"], comments=row["comments"], shares=row["shares"], saves=row["saves"]
     )
     return ImpactWeightsResponse(
@@ -31,7 +31,7 @@ def _to_response(row: dict[str, Any]) -> ImpactWeightsResponse:
 
 
 def insert_active_weights(
-    conn: psycopg.Connection[Any], weights: ImpactWeights, note: str | None
+    conn: psycopg.Connection[Any], weights: ImpactWeightValues, note: str | None
 ) -> ImpactWeightsResponse:
     """Add the next weights version and make it the only active one, inside the caller's transaction.
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 Weight = Annotated[Decimal, Field(ge=0, max_digits=20, decimal_places=10, allow_inf_nan=False)]
 
 
-class ImpactWeights(BaseModel):
+class ImpactWeightValues(BaseModel):
     """The five weights of the Impact formula, named after the counts they multiply."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -24,13 +24,13 @@ class ImpactWeights(BaseModel):
     saves: Weight
 
     @model_validator(mode="after")
-    def _not_all_zero(self) -> ImpactWeights:
+    def _not_all_zero(self) -> ImpactWeightValues:
         if not any((self.views, self.likes, self.comments, self.shares, self.saves)):
             raise ValueError("at least one of views, likes, comments, shares, saves must be above 0")
         return self
 
 
-class ImpactWeightsRequest(ImpactWeights):
+class ImpactWeightsRequest(ImpactWeightValues):
     """``POST /admin/impact-weights`` body and ``reelrank weights set``: a new version, activated at once."""
 
     note: str | None = Field(default=None, max_length=500)
@@ -42,7 +42,7 @@ class ImpactWeightsResponse(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     version: int
-    weights: ImpactWeights
+    weights: ImpactWeightValues
     active: bool
     note: str | None = None
     created_at: datetime
