@@ -214,6 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="start the database, migrate, and show the schema's tables")
     demo.set_defaults(func=_cmd_demo)
 
+    from reelrank_dev import weights_cli
+
+    weights_cli.register(sub)
+
     from reelrank_dev import tracking_cli
 
     tracking_cli.register(sub)
