@@ -8,7 +8,8 @@
 
 CREATE OR REPLACE FUNCTION snapshot_nearest(p_video_id text, target timestamptz, tolerance interval,
                                             OUT observed_at timestamptz, OUT views_count bigint)
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+-- REFRESH MATERIALIZED VIEW runs with a restricted search_path (PostgreSQL 17+): keep the one it was created with
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path FROM CURRENT AS $$
     SELECT c.observed_at, c.views_count FROM (
         (SELECT s.observed_at, s.views_count FROM video_metric_snapshots s
          WHERE s.video_id = p_video_id AND s.observed_at <= target AND s.observed_at >= target - tolerance
