@@ -110,6 +110,13 @@ def bench_impact_trigger(url: str, n: int) -> Result:
     )
 
 
+def bench_view_tracking(url: str, n: int) -> Result:
+    from reelrank_dev.bench_tracking import bench_view_tracking as run
+
+    candidate, baseline, detail = run(url, n)
+    return Result("view_tracking", candidate, baseline, "vs the same calls writing nothing; " + detail)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--videos", type=int, default=200_000)
@@ -123,7 +130,7 @@ def main() -> int:
     try:
         with psycopg.connect(url, autocommit=True) as conn:
             apply_migrations(conn, SQL_DIR)
-        results = [bench_impact_trigger(url, args.videos)]
+        results = [bench_impact_trigger(url, args.videos), bench_view_tracking(url, args.videos)]
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
