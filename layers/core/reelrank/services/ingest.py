@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import queue
 import random
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 from urllib.parse import unquote_plus
 
 import psycopg
@@ -57,6 +59,59 @@ def hash_decompressed(stream: IO[bytes]) -> str:
         digest.update(block)
     stream.seek(0)
     return digest.hexdigest()
+
+
+class _Raised:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+_DONE = object()
+_T = TypeVar("_T")
+
+
+def prefetched(items: Iterator[_T], depth: int = 2) -> Iterator[_T]:
+    """Yield ``items`` produced by a background thread, at most ``depth`` ahead of the consumer.
+
+    Reading and validating the next chunk is Python work; writing the current one is mostly waiting for PostgreSQL
+    (psycopg releases the GIL meanwhile), so the two overlap. An exception in the producer is re-raised here, in
+    order; a consumer that stops early stops the producer.
+    """
+    handoff: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stopped = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stopped.is_set():
+            try:
+                handoff.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            put(_Raised(exc))
+            return
+        put(_DONE)
+
+    producer = threading.Thread(target=produce, name="snapshot-reader", daemon=True)
+    producer.start()
+    try:
+        while True:
+            item = handoff.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Raised):
+                raise item.exc
+            yield item  # type: ignore[misc]
+    finally:
+        stopped.set()
+        producer.join()
 
 
 def ingest_snapshot(
@@ -118,7 +173,7 @@ def ingest_snapshot(
     rejections: list[RejectionOut] = []
     try:
         records: SnapshotRecords = open_records()
-        for chunk in records.chunks(chunk_size):
+        for chunk in prefetched(records.chunks(chunk_size)):
             _write_one_chunk(conn, ingestion_id, chunk, records.source, seen_at, rejections)
     except SnapshotFormatError as exc:
         # The file itself is unreadable: retrying cannot help, so report it instead of raising.
