@@ -110,6 +110,13 @@ def bench_impact_trigger(url: str, n: int) -> Result:
     )
 
 
+def bench_ingest(url: str, n: int) -> Result:
+    from reelrank_dev.bench_ingest import bench_ingest as run
+
+    candidate, baseline, detail = run(url, n)
+    return Result("ingest", candidate, baseline, "per record; " + detail)
+
+
 def bench_view_tracking(url: str, n: int) -> Result:
     from reelrank_dev.bench_tracking import bench_view_tracking as run
 
@@ -117,10 +124,22 @@ def bench_view_tracking(url: str, n: int) -> Result:
     return Result("view_tracking", candidate, baseline, "vs the same calls writing nothing; " + detail)
 
 
+BENCHMARKS = {"impact_trigger": bench_impact_trigger, "ingest": bench_ingest, "view_tracking": bench_view_tracking}
+
+
+def _reset(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+        apply_migrations(conn, SQL_DIR)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--videos", type=int, default=200_000)
+    parser.add_argument("--only", action="append", choices=sorted(BENCHMARKS), help="run only these (repeatable)")
     args = parser.parse_args()
+    chosen = args.only or sorted(BENCHMARKS)
 
     admin_url = make_conninfo(embedded.database_url(), dbname="postgres")
     name = f"reelrank_bench_{uuid.uuid4().hex[:8]}"
@@ -130,13 +149,17 @@ def main() -> int:
     try:
         with psycopg.connect(url, autocommit=True) as conn:
             apply_migrations(conn, SQL_DIR)
-        results = [bench_impact_trigger(url, args.videos), bench_view_tracking(url, args.videos)]
+        results = []
+        for key in chosen:
+            if key != chosen[0]:  # a fresh schema for each benchmark
+                _reset(url)
+            results.append(BENCHMARKS[key](url, args.videos))
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
     print(f"{'benchmark':<16} {'seconds':>9} {'baseline':>9} {'ratio':>7}  detail")
     for r in results:
-        print(f"{r.name:<16} {r.seconds:>9.2f} {r.baseline_seconds:>9.2f} {r.ratio:>6.2f}x  {r.detail}")
+        print(f"{r.name:<16} {r.seconds:>9.3g} {r.baseline_seconds:>9.3g} {r.ratio:>6.3f}x  {r.detail}")
     return 0
 
 
