@@ -221,6 +221,11 @@ def build_parser() -> argparse.ArgumentParser:
     from reelrank_dev import tracking_cli
 
     tracking_cli.register(sub)
+
+    from reelrank_dev import audit_cli, generate
+
+    audit_cli.register(sub)
+    generate.register(sub)
     return parser
 
 

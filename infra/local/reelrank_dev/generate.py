@@ -161,3 +161,34 @@ def snapshot_numbers(catalogue: Catalogue, records: int, *, update_fraction: flo
     step = max(1, catalogue.videos // max(1, updates))
     existing = [(i * step) % catalogue.videos for i in range(updates)]
     return existing + list(range(new_from, new_from + records - updates))
+
+
+def _cmd_generate(args: Any) -> int:
+    catalogue = Catalogue(args.videos, seed=args.seed)
+    gen = Generator(catalogue)
+    if args.records is None:
+        numbers: Iterable[int] = range(args.videos)
+    else:
+        numbers = snapshot_numbers(catalogue, args.records, update_fraction=args.update_fraction, new_from=args.videos)
+    out = Path(args.out)
+    count = write_ndjson(out, gen.records(numbers, epoch=args.epoch))
+    print(f"wrote {count:,} Bright Data records to {out}")
+    return 0
+
+
+def register(sub: Any) -> None:
+    """``reelrank generate``: write a synthetic snapshot file."""
+    gen = sub.add_parser(
+        "generate",
+        help="write a synthetic Bright Data snapshot (Zipf creators/hashtags/sounds, heavy-tailed counts)",
+        description="Without --records: every video of the catalogue (a full first scrape). With --records N: N "
+        "records, --update-fraction of them re-scrapes of existing videos (epoch > 0 grows their counts), the rest "
+        "new videos numbered after the catalogue.",
+    )
+    gen.add_argument("--videos", type=int, required=True, help="catalogue size")
+    gen.add_argument("--out", default="snapshot.ndjson.gz", help="output file (.gz compresses)")
+    gen.add_argument("--records", type=int, help="records in the snapshot (default: the whole catalogue)")
+    gen.add_argument("--update-fraction", type=float, default=0.8)
+    gen.add_argument("--epoch", type=int, default=0, help="scrape number: counts grow with it")
+    gen.add_argument("--seed", type=int, default=7)
+    gen.set_defaults(func=_cmd_generate)

@@ -289,6 +289,18 @@ _PROFILE_STEPS: tuple[str | sql.Composed, ...] = (
         play_url = coalesce(excluded.play_url, so.play_url),
         updated_at = now()
     """,
+    # the last full sound object a source gave (as creators_cold keeps the creator's); rewritten only when it changed
+    """
+    INSERT INTO sounds_cold AS c (sound_id, raw)
+    SELECT DISTINCT ON (ss.sound_id) ss.sound_id,
+           jsonb_strip_nulls(jsonb_build_object('sound_id', ss.sound_id, 'title', ss.title, 'author', ss.author,
+                                                'original', ss.original, 'cover_url', ss.cover_url,
+                                                'play_url', ss.play_url))
+    FROM stage_sounds ss JOIN fresh USING (video_id)
+    ORDER BY ss.sound_id, ss.video_id
+    ON CONFLICT (sound_id) DO UPDATE SET raw = excluded.raw, updated_at = now()
+    WHERE c.raw IS DISTINCT FROM excluded.raw
+    """,
     """
     INSERT INTO hashtags_hot AS h (hashtag, display_name)
     SELECT DISTINCT ON (sh.hashtag) sh.hashtag, sh.display
