@@ -22,3 +22,17 @@ class InvalidWeightsError(ReelrankError):
 
 class BackfillJobNotFoundError(ReelrankError):
     """A backfill event names a job id that does not exist."""
+
+
+class NotFoundError(ReelrankError):
+    """The API was asked for an entity that does not exist (a 404); the message names it."""
+
+
+class InvalidParameterError(ReelrankError):
+    """A request parameter the route's declaration cannot express as invalid (a 400): a tampered or foreign cursor,
+    an unknown parameter, ``impact_min`` above ``impact_max``."""
+
+    def __init__(self, parameter: str, message: str, allowed: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+        self.allowed = allowed

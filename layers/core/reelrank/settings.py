@@ -108,3 +108,28 @@ class ViewTrackingSettings(DatabaseSettings, YouTubeSettings):
 def get_view_tracking_settings() -> ViewTrackingSettings:
     """ViewTrackingFunction's settings, parsed from the environment on first use."""
     return ViewTrackingSettings.model_validate(dict(os.environ))
+
+
+class ApiSettings(DatabaseSettings):
+    """RankingApiFunction: the read-only role of read routes, cursor signing, caching, and the functions the admin
+    routes start (unset locally: the admin routes run the work in process)."""
+
+    # the role read routes SET LOCAL ROLE to (sql/0012); empty keeps the login role
+    api_read_role: str = Field(default="reelrank_reader", alias="API_READ_ROLE")
+    # HMAC key of the keyset cursors (integrity only: a cursor can do no more than position a scan)
+    cursor_signing_key: str = Field(default="reelrank-cursor-v1", min_length=1, alias="CURSOR_SIGNING_KEY")
+    # Cache-Control of successful read responses: browsers (max-age) and a CDN in front (s-maxage)
+    api_cache_max_age_s: int = Field(default=60, ge=0, alias="API_CACHE_MAX_AGE_S")
+    api_cdn_max_age_s: int = Field(default=300, ge=0, alias="API_CDN_MAX_AGE_S")
+    backfill_function_name: str | None = Field(default=None, alias="BACKFILL_FUNCTION_NAME")
+    view_tracking_function_name: str | None = Field(default=None, alias="VIEW_TRACKING_FUNCTION_NAME")
+
+    @property
+    def cursor_key(self) -> bytes:
+        return self.cursor_signing_key.encode()
+
+
+@lru_cache(maxsize=1)
+def get_api_settings() -> ApiSettings:
+    """RankingApiFunction's settings, parsed from the environment on first use."""
+    return ApiSettings.model_validate(dict(os.environ))
