@@ -18,5 +18,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     response = handle_ingest_event(event, get_connection())
     metrics.add_metric(name="AcceptedVideos", unit=MetricUnit.Count, value=response.accepted)
     metrics.add_metric(name="RejectedVideos", unit=MetricUnit.Count, value=response.rejected)
-    logger.info("snapshot ingested", status=response.status, accepted=response.accepted, rejected=response.rejected)
+    # an unreadable file is reported, not raised (a retry cannot fix it): this metric is what alarms on it
+    metrics.add_metric(name="FailedSnapshots", unit=MetricUnit.Count, value=int(response.status == "failed"))
+    log = logger.error if response.status == "failed" else logger.info
+    log("snapshot ingested", status=response.status, accepted=response.accepted, rejected=response.rejected,
+        error=response.error)  # fmt: skip
     return response.model_dump(mode="json")

@@ -85,8 +85,9 @@ def get_connection() -> psycopg.Connection[Any]:
 
 
 def reset_connection() -> None:
-    """Close and forget the cached connection (tests, or after the settings changed)."""
+    """Close and forget the cached connection and the settings it was built from (tests, or after they changed)."""
     global _connection
     if _connection is not None and not _connection.closed:
         _connection.close()
     _connection = None
+    get_database_settings.cache_clear()
