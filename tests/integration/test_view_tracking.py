@@ -16,7 +16,11 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
 
+from reelrank.db.ingest_writes import MetricObservation, write_metrics
 from reelrank.models.view_tracking import ViewTrackingEvent
 from reelrank.services.ingest import ingest_snapshot
 from reelrank.services.snapshot_reader import read_records, records_content_hash
@@ -481,3 +485,49 @@ def test_tracking_and_ingest_at_the_same_time_keep_every_aggregate_exact(
     assert errors == []
     assert_consistent(db)
     assert db.execute("SELECT count(*) FROM view_tracking_priority").fetchone() == (400,)
+
+
+# ------------------------------------------------------------------- the invariant, over random metric sequences
+observation = st.tuples(
+    st.integers(0, 7),  # which video
+    st.integers(0, 10**10),  # views
+    st.none() | st.integers(0, 10**8),  # likes (None: hidden)
+    st.none() | st.integers(0, 10**5),  # comments (None: disabled)
+    st.integers(-3, 3),  # observed this many hours from NOW (earlier ones may be stale)
+)
+
+
+@given(
+    batches=st.lists(st.lists(observation, min_size=1, max_size=8), min_size=1, max_size=5),
+    reingest=st.booleans(),
+)
+@settings_(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_write_metrics_keeps_every_aggregate_exact_for_any_sequence(
+    db: psycopg.Connection[Any], batches: list[list[tuple[int, int, int | None, int | None, int]]], reingest: bool
+) -> None:
+    # Given 8 YouTube videos sharing channels, hashtags and a community
+    db.execute("TRUNCATE videos_hot, creators_hot, hashtags_hot, communities, ingestions RESTART IDENTITY CASCADE")
+    seed(db, 8)
+    latest: dict[str, tuple[datetime, int]] = {}
+    # When batches of observations (hidden counts, repeats, out of order) go through the metric-only path,
+    # optionally with an ingest of new counts and hashtags in between
+    for n, batch in enumerate(batches):
+        obs = [
+            MetricObservation(youtube_id(v), views, likes, comments, NOW + timedelta(hours=h, seconds=n))
+            for v, views, likes, comments, h in batch
+        ]
+        with db.transaction():
+            write_metrics(db, obs, tracking_job_id=None)
+        for o in obs:
+            if o.video_id not in latest or o.observed_at >= latest[o.video_id][0]:
+                latest[o.video_id] = (o.observed_at, o.views)
+        if reingest and n == 0:
+            items = youtube_items(4)
+            for item in items:
+                item["snippet"]["title"] = "#anime #new"
+            ingest_youtube(db, items, NOW - timedelta(days=1))
+    # Then every aggregate equals a recomputation, and each video holds its newest observation's views
+    assert db.execute("SELECT aggregate, entity FROM aggregate_drift").fetchall() == []
+    stored = dict(db.execute("SELECT video_id, views_count FROM videos_hot").fetchall())
+    for video_id, (_, views) in latest.items():
+        assert stored[video_id] == views
