@@ -226,6 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit_cli.register(sub)
     generate.register(sub)
+
+    from reelrank_dev import serve
+
+    serve.register(sub)
     return parser
 
 
