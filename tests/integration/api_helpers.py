@@ -106,7 +106,7 @@ class ApiClient:
         qs = urlencode(query or {}, doseq=False)
         event = build_event(route, method, segments, route.match(segments) or {}, qs, [], raw)
         result = self.handler(event, local_lambda.build_context(self.spec))
-        headers = {k: v for k, v in (result.get("headers") or {}).items()}
+        headers: dict[str, str] = dict(result.get("headers") or {})
         for key, values in (result.get("multiValueHeaders") or {}).items():
             headers.setdefault(key, values[-1])
         text = result.get("body") or ""
