@@ -7,7 +7,8 @@ per-record style PERF_NOTES.md measured (a statement per table per record, one t
 smaller slice of the same shape. The baseline maintains fewer tables than the candidate (no community memberships,
 no hashtag creator counts or platform totals, no mentions), so the ratio understates the candidate's advantage.
 
-After the candidate, ``aggregate_drift`` must be empty: the benchmarked path is also checked for exactness.
+The catalogue has 50 communities over the 100 most used hashtags, so memberships are written too. After the
+candidate, ``aggregate_drift`` must be empty: the benchmarked path is also checked for exactness.
 """
 
 from __future__ import annotations
@@ -205,6 +206,13 @@ def bench_ingest(url: str, videos: int) -> tuple[float, float, str]:
     gen = Generator(catalogue)
     with tempfile.TemporaryDirectory(prefix="reelrank-bench-") as scratch:
         work = Path(scratch)
+        with psycopg.connect(url, autocommit=True) as conn:
+            # 50 communities over the 100 most used hashtags: most videos belong to one or more
+            conn.execute(
+                "INSERT INTO communities (slug, name, linked_hashtags)"
+                " SELECT 'community-' || k, 'Community ' || k, ARRAY['tag' || k, 'tag' || (k + 50)]"
+                " FROM generate_series(0, 49) k"
+            )
         preload = work / "preload.ndjson.gz"
         write_ndjson(preload, gen.records(range(videos), epoch=0))
         loaded = _ingest_in_child(url, preload)

