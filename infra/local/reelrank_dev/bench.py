@@ -124,7 +124,27 @@ def bench_view_tracking(url: str, n: int) -> Result:
     return Result("view_tracking", candidate, baseline, "vs the same calls writing nothing; " + detail)
 
 
-BENCHMARKS = {"impact_trigger": bench_impact_trigger, "ingest": bench_ingest, "view_tracking": bench_view_tracking}
+def bench_backfill(url: str, n: int) -> Result:
+    from reelrank_dev.bench_backfill import bench_backfill as run
+
+    candidate, baseline, detail = run(url, n)
+    return Result("backfill", candidate, baseline, detail)
+
+
+def bench_reconcile(url: str, n: int) -> Result:
+    from reelrank_dev.bench_backfill import bench_reconcile as run
+
+    candidate, baseline, detail = run(url, n)
+    return Result("reconcile", candidate, baseline, detail)
+
+
+BENCHMARKS = {
+    "impact_trigger": bench_impact_trigger,
+    "ingest": bench_ingest,
+    "view_tracking": bench_view_tracking,
+    "backfill": bench_backfill,
+    "reconcile": bench_reconcile,
+}
 
 
 def _reset(url: str) -> None:

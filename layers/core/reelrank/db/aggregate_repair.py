@@ -351,6 +351,13 @@ REPAIR_STEPS: Sequence[RepairStep] = (
 )
 
 
+# What the backfill refreshes after rescoring: every total that sums impact. Fact copies were carried along by each
+# batch (reelrank.db.impact_rescore), and memberships and pair counts do not depend on scores.
+TOTALS_STEPS: Sequence[RepairStep] = tuple(
+    s for s in REPAIR_STEPS if s.name not in {"fact_sort_keys", "community_video_memberships", "hashtag_creator_counts"}
+)
+
+
 # ------------------------------------------------------------------------------- derived views and partitions
 @dataclass(frozen=True, slots=True)
 class MaterializedView:

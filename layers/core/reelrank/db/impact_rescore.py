@@ -54,6 +54,41 @@ def _weight_params(version: int, weights: ImpactWeightValues) -> dict[str, Any]:
     }
 
 
+# The videos a batch rescored carry their new score to the copies in the fact tables in the same statement: the
+# UPDATE holds those videos' row locks, which every ingest chunk takes before it touches a video's facts, so the
+# copies can never be overwritten with an older score (PERF_NOTES: the copies make nested lists index-ordered).
+# `= ANY (ARRAY(SELECT …))` gives the planner an index condition on video_id: joined to the CTE alone it cannot
+# size it and scans the whole fact table for every batch.
+_CARRY_TO_FACTS = sql.SQL(
+    """, hashtag_facts AS (
+    UPDATE video_hashtag_facts f SET impact_score = c.impact_score FROM changed c
+    WHERE f.video_id = ANY (ARRAY(SELECT video_id FROM changed)) AND f.video_id = c.video_id
+      AND f.impact_score IS DISTINCT FROM c.impact_score
+), sound_facts AS (
+    UPDATE video_sound_facts f SET impact_score = c.impact_score FROM changed c
+    WHERE f.video_id = ANY (ARRAY(SELECT video_id FROM changed)) AND f.video_id = c.video_id
+      AND f.impact_score IS DISTINCT FROM c.impact_score
+), memberships AS (
+    UPDATE community_video_memberships f SET impact_score = c.impact_score FROM changed c
+    WHERE f.video_id = ANY (ARRAY(SELECT video_id FROM changed)) AND f.video_id = c.video_id
+      AND f.impact_score IS DISTINCT FROM c.impact_score
+)
+SELECT count(*) FROM changed"""
+)
+
+
+def _rescore(conn: psycopg.Connection[Any], where: sql.Composable, params: dict[str, Any]) -> int:
+    cur = conn.execute(
+        sql.SQL(
+            "WITH changed AS (UPDATE videos_hot SET impact_score = {formula}, impact_version = %(version)s,"
+            " impact_updated_at = now() WHERE {where} RETURNING video_id, impact_score){carry}"
+        ).format(formula=_FORMULA, where=where, carry=_CARRY_TO_FACTS),
+        params,
+    )
+    row = cur.fetchone()
+    return int(row[0]) if row else 0
+
+
 def rescore_range(
     conn: psycopg.Connection[Any],
     lo: str | None,
@@ -63,10 +98,11 @@ def rescore_range(
     *,
     stale_only: bool,
 ) -> int:
-    """Score the videos with key in ``(lo, hi]`` with ``weights``; returns how many rows were written.
+    """Score the videos with key in ``(lo, hi]`` with ``weights``; returns how many video rows were written.
 
     ``stale_only`` writes the rows on another version; otherwise also every row whose stored score differs from the
-    recomputation (a wrong score on the right version is repaired too).
+    recomputation (a wrong score on the right version is repaired too). The fact tables' copies of each written
+    score are updated in the same statement.
     """
     changed = (
         sql.SQL("impact_version <> %(version)s")
@@ -74,14 +110,8 @@ def rescore_range(
         else sql.SQL("(impact_version <> %(version)s OR impact_score <> {})").format(_FORMULA)
     )
     lower = sql.SQL("video_id > %(lo)s AND ") if lo is not None else sql.SQL("")
-    cur = conn.execute(
-        sql.SQL(
-            "UPDATE videos_hot SET impact_score = {formula}, impact_version = %(version)s, impact_updated_at = now()"
-            " WHERE {lower}video_id <= %(hi)s AND {changed}"
-        ).format(formula=_FORMULA, lower=lower, changed=changed),
-        {**_weight_params(version, weights), "lo": lo, "hi": hi},
-    )
-    return cur.rowcount
+    where = sql.SQL("{lower}video_id <= %(hi)s AND {changed}").format(lower=lower, changed=changed)
+    return _rescore(conn, where, {**_weight_params(version, weights), "lo": lo, "hi": hi})
 
 
 def count_stale(conn: psycopg.Connection[Any], version: int) -> int:
@@ -100,12 +130,8 @@ def rescore_stale_stragglers(
     A key-range scan can miss a row that a concurrent ingest chunk, begun under the previous weights, committed behind
     the scan; this sweep catches those few after the scan.
     """
-    cur = conn.execute(
-        sql.SQL(
-            "UPDATE videos_hot SET impact_score = {formula}, impact_version = %(version)s, impact_updated_at = now()"
-            " WHERE video_id IN (SELECT video_id FROM videos_hot"
-            " WHERE impact_version < %(version)s OR impact_version > %(version)s LIMIT %(limit)s)"
-        ).format(formula=_FORMULA),
-        {**_weight_params(version, weights), "limit": limit},
+    where = sql.SQL(
+        "video_id IN (SELECT video_id FROM videos_hot"
+        " WHERE impact_version < %(version)s OR impact_version > %(version)s LIMIT %(limit)s)"
     )
-    return cur.rowcount
+    return _rescore(conn, where, {**_weight_params(version, weights), "limit": limit})

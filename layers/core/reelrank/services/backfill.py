@@ -26,7 +26,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from psycopg import sql
 
 from reelrank.db import backfill_jobs, impact_rescore
-from reelrank.db.aggregate_repair import REPAIR_STEPS, lock_out_ingest
+from reelrank.db.aggregate_repair import TOTALS_STEPS, lock_out_ingest
 from reelrank.db.backfill_jobs import BackfillJobRow
 from reelrank.db.impact_weights import fetch_active_weights
 from reelrank.errors import BackfillJobNotFoundError, ReelrankError
@@ -254,15 +254,15 @@ class _Run:
         job = backfill_jobs.fetch_job(self.conn, self.job.job_id)
         assert job is not None
         self.job = job
-        for index in range(job.aggregate_steps_done, len(REPAIR_STEPS)):
+        for index in range(job.aggregate_steps_done, len(TOTALS_STEPS)):
             if self.out_of_time():
                 return "continuing"
-            step = REPAIR_STEPS[index]
+            step = TOTALS_STEPS[index]
 
             def refresh(step_index: int = index) -> None:
                 with self.conn.transaction():
                     lock_out_ingest(self.conn, self.settings.backfill_lock_timeout_ms)
-                    written = REPAIR_STEPS[step_index].run(self.conn)
+                    written = TOTALS_STEPS[step_index].run(self.conn)
                     self.checkpoint({"aggregates_updated": written}, aggregate_steps_done=step_index + 1)
 
             retrying(refresh)
