@@ -10,8 +10,8 @@ from aws_lambda_powertools.event_handler.api_gateway import Response, Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from reelrank.db.connection import get_connection
 from reelrank.api.params import error_response
+from reelrank.db.connection import get_connection
 from reelrank.models.api import BackfillStartRequest, IngestionDetail
 from reelrank.models.backfill import BackfillResponse
 from reelrank.models.ingest import DirectRecordsEvent, IngestResponse, ObjectEvent
@@ -53,7 +53,7 @@ def post_ingest(body: Annotated[DirectRecordsEvent | ObjectEvent, Body()]) -> In
 )
 def post_backfill(body: Annotated[BackfillStartRequest, Body()]) -> Response[BackfillResponse]:
     job = admin.start_backfill(get_connection(), body.mode, get_api_settings())
-    return Response(HTTPStatus.ACCEPTED, body=job)
+    return Response(HTTPStatus.ACCEPTED, content_type="application/json", body=job)
 
 
 @router.post(
@@ -64,7 +64,9 @@ def post_backfill(body: Annotated[BackfillStartRequest, Body()]) -> Response[Bac
     tags=["admin"],
 )
 def post_impact_weights(body: Annotated[ImpactWeightsRequest, Body()]) -> Response[ImpactWeightsResponse]:
-    return Response(HTTPStatus.CREATED, body=set_impact_weights(get_connection(), body))
+    return Response(
+        HTTPStatus.CREATED, content_type="application/json", body=set_impact_weights(get_connection(), body)
+    )
 
 
 @router.post(
@@ -76,7 +78,7 @@ def post_impact_weights(body: Annotated[ImpactWeightsRequest, Body()]) -> Respon
 )
 def post_view_tracking_run(body: Annotated[ViewTrackingRunRequest, Body()]) -> Response[TrackingJobOut]:
     job = admin.start_view_tracking(get_connection(), body.limit, get_api_settings())
-    return Response(HTTPStatus.ACCEPTED, body=job)
+    return Response(HTTPStatus.ACCEPTED, content_type="application/json", body=job)
 
 
 @router.get(
