@@ -266,6 +266,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if not os.environ.get(ADMIN_TOKEN_ENV):
         print(f"  ({ADMIN_TOKEN_ENV} is not set: admin routes answer 401/403)")
     sys.stdout.flush()
+    # from here on the functions' logs and EMF metrics (Powertools prints them to stdout) go to stderr, as with
+    # `reelrank invoke`: stdout carries only the banner above, so a caller reading it never blocks the server
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     try:
         server.serve_forever()
     except KeyboardInterrupt:
