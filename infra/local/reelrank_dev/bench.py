@@ -138,7 +138,15 @@ def bench_reconcile(url: str, n: int) -> Result:
     return Result("reconcile", candidate, baseline, detail)
 
 
+def bench_api(url: str, n: int) -> Result:
+    from reelrank_dev.bench_api import bench_api as run
+
+    candidate, baseline, detail = run(url, n)
+    return Result("api", candidate, baseline, "worst keyset 10k-deep p95 vs worst OFFSET 10000 p95\n" + detail)
+
+
 BENCHMARKS = {
+    "api": bench_api,
     "impact_trigger": bench_impact_trigger,
     "ingest": bench_ingest,
     "view_tracking": bench_view_tracking,
