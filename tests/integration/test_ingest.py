@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -316,3 +317,38 @@ def test_concurrent_chunks_creating_the_same_new_memberships_count_each_once(db_
             160,
             2,
         )
+
+
+def test_a_hidden_youtube_count_keeps_the_last_known_value(db: psycopg.Connection[Any]) -> None:
+    # Given a YouTube video ingested with its likes and comments visible
+    item = json.loads((SNAPSHOTS / "youtube_videos_list.json").read_text(encoding="utf-8"))["items"][0]
+    video_id = item["id"]
+    first = ingest_records(db, DirectRecordsEvent(source="youtube", records=[item]))
+    assert first.status == "completed"
+    before = db.execute(
+        "SELECT likes_count, comments_count, views_count FROM videos_hot WHERE video_id = %s", (video_id,)
+    ).fetchone()
+    assert before is not None
+    assert before[0] > 0
+    assert before[1] > 0
+
+    # When a later snapshot has more views but the owner hid likes and disabled comments
+    later = json.loads(json.dumps(item))
+    later["statistics"] = {"viewCount": str(before[2] + 1000)}
+    later["etag"] = "a-later-fetch"
+    second = ingest_records(db, DirectRecordsEvent(source="youtube", records=[later]))
+    assert second.status == "completed"
+
+    # Then views move, likes and comments keep their last known values (not zero from now on),
+    # the new snapshot row records the gap as NULL, and every aggregate still equals its recomputation
+    after = db.execute(
+        "SELECT likes_count, comments_count, views_count FROM videos_hot WHERE video_id = %s", (video_id,)
+    ).fetchone()
+    assert after == (before[0], before[1], before[2] + 1000)
+    latest = db.execute(
+        "SELECT likes_count, comments_count FROM video_metric_snapshots WHERE video_id = %s"
+        " ORDER BY observed_at DESC LIMIT 1",
+        (video_id,),
+    ).fetchone()
+    assert latest == (None, None)
+    assert_no_drift(db)

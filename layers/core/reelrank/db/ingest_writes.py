@@ -233,6 +233,15 @@ _OLD_STATE_STEPS: tuple[str | sql.Composed, ...] = (
     FROM stage_videos s LEFT JOIN old_videos o USING (video_id)
     WHERE o.video_id IS NULL OR o.metrics_observed_at IS NULL OR s.observed_at >= o.metrics_observed_at
     """,
+    # A hidden count (YouTube omits likeCount / commentCount when the owner hides them) is not a zero from now on:
+    # a known video keeps its last known value, as view tracking does; the snapshot row keeps the gap (NULL).
+    # Only rows with a missing count are touched, so TikTok chunks pay nothing.
+    """
+    UPDATE stage_videos s
+    SET likes = coalesce(s.snap_likes, v.likes_count), comments = coalesce(s.snap_comments, v.comments_count)
+    FROM videos_hot v
+    WHERE v.video_id = s.video_id AND s.platform = 'youtube' AND (s.snap_likes IS NULL OR s.snap_comments IS NULL)
+    """,
     """
     CREATE TEMP TABLE old_hashtags ON COMMIT DROP AS
     SELECT f.video_id, f.hashtag FROM video_hashtag_facts f JOIN fresh USING (video_id) WHERE NOT fresh.is_new
