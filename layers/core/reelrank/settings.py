@@ -27,6 +27,8 @@ class DatabaseSettings(ObservabilitySettings):
 
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
     db_secret_arn: str | None = Field(default=None, alias="DB_SECRET_ARN")
+    # connect here instead of the secret's host (the RDS Proxy endpoint in AWS); empty or unset: the secret's host
+    db_host: str | None = Field(default=None, alias="DB_HOST")
     # how long a fetched secret is cached by Powertools Parameters (rotation picks up within this window)
     db_secret_max_age_seconds: int = Field(default=300, ge=0, alias="DB_SECRET_MAX_AGE_SECONDS")
     # statement_timeout for every session; a stuck query fails instead of eating the Lambda's whole timeout

@@ -37,7 +37,7 @@ def resolve_database_url(settings: DatabaseSettings) -> str:
         try:
             user = quote(str(secret["username"]), safe="")
             password = quote(str(secret["password"]), safe="")
-            host = str(secret["host"])
+            host = settings.db_host or str(secret["host"])
             port = int(secret.get("port", 5432))
             dbname = quote(str(secret.get("dbname", "reelrank")), safe="")
         except (KeyError, ValueError) as exc:
@@ -47,15 +47,22 @@ def resolve_database_url(settings: DatabaseSettings) -> str:
 
 
 def connect(url: str, settings: DatabaseSettings | None = None, *, autocommit: bool = True) -> psycopg.Connection[Any]:
-    """Open a new connection with the session settings every reelrank connection uses."""
+    """Open a new connection with the session settings every reelrank connection uses.
+
+    The settings are applied with ``set_config`` after connecting, not as the ``options`` startup parameter: RDS
+    Proxy refuses connections that carry one ("RDS Proxy currently doesn't support command-line options").
+    """
     settings = settings or get_database_settings()
-    return psycopg.connect(
-        url,
-        autocommit=autocommit,
-        application_name=settings.db_application_name,
-        options=f"-c statement_timeout={settings.db_statement_timeout_ms} -c timezone=UTC",
-        connect_timeout=10,
+    conn = psycopg.connect(
+        url, autocommit=autocommit, application_name=settings.db_application_name, connect_timeout=10
     )
+    conn.execute(
+        "SELECT set_config('statement_timeout', %s, false), set_config('timezone', 'UTC', false)",
+        (str(settings.db_statement_timeout_ms),),
+    )
+    if not autocommit:
+        conn.commit()
+    return conn
 
 
 def _is_usable(conn: psycopg.Connection[Any]) -> bool:
