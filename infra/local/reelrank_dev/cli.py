@@ -58,68 +58,6 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-DEMO_SNAPSHOTS = embedded.REPO_ROOT / "tests" / "fixtures" / "snapshots"
-DEMO_FILES = ("brightdata_tiktok.json", "apify_tiktok.json", "youtube_videos_list.json", "tiktok_research_api.json")
-
-
-def _demo_ingest(url: str) -> None:
-    """Ingest the bundled sample snapshots through the real handler, as `reelrank invoke IngestFunction` does."""
-    import subprocess
-    import tempfile
-
-    for name in DEMO_FILES:
-        payload = json.loads((DEMO_SNAPSHOTS / name).read_text(encoding="utf-8"))
-        records = payload if isinstance(payload, list) else [payload]
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as event_file:
-            json.dump({"snapshot_id": f"demo-{name}", "records": records}, event_file)
-        done = subprocess.run(
-            [sys.executable, "-m", "reelrank_dev.cli", "invoke", "IngestFunction", "--event", event_file.name],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "DATABASE_URL": url},
-            check=False,
-        )
-        Path(event_file.name).unlink()
-        if done.returncode != 0:
-            raise SystemExit(f"demo: ingest of {name} failed:\n{done.stdout}{done.stderr}")
-        result = json.loads(done.stdout)
-        print(
-            f"ingested {name:<28} {result['status']:<10} received={result['received']} "
-            f"accepted={result['accepted']} rejected={result['rejected']} new={result['new_videos']}"
-        )
-
-
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from reelrank.db.introspection import count_table_rows
-
-    url = embedded.database_url()
-    print(f"database: {url}")
-    applied = migrate(url)
-    print(f"migrations applied now: {len(applied)}" + (f" ({', '.join(applied)})" if applied else " (schema current)"))
-    _demo_ingest(url)
-    with psycopg.connect(url, autocommit=True) as conn:
-        tables = count_table_rows(conn)
-        by_views = conn.execute(
-            "SELECT video_id, platform, views_count, impact_score FROM videos_hot"
-            " ORDER BY views_count DESC, video_id DESC LIMIT 10"
-        ).fetchall()
-        by_impact = conn.execute(
-            "SELECT video_id, platform, views_count, impact_score FROM videos_hot"
-            " ORDER BY impact_score DESC, video_id DESC LIMIT 10"
-        ).fetchall()
-    width = max(len(t.name) for t in tables)
-    print(f"\n{'table'.ljust(width)}  rows")
-    for t in tables:
-        print(f"{t.name.ljust(width)}  {t.rows}{'  (partitioned by month)' if t.partitioned else ''}")
-    print(f"\n{'top 10 by views':<58} | top 10 by impact")
-    for i in range(max(len(by_views), len(by_impact))):
-        left = by_views[i] if i < len(by_views) else None
-        right = by_impact[i] if i < len(by_impact) else None
-        cell = lambda r: f"{r[0]:<20} {r[1]:<7} {r[2]:>14,} {r[3]:>13,}" if r else ""  # noqa: E731
-        print(f"{i + 1:>2}. {cell(left):<54} | {cell(right)}")
-    return 0
-
-
 def _read_event(source: str | None) -> Any:
     if source is None:
         return {}
@@ -211,8 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     inv.add_argument("-t", "--template", default=str(TEMPLATE), help="default: the repository's template.yaml")
     inv.set_defaults(func=_cmd_invoke)
 
-    demo = sub.add_parser("demo", help="start the database, migrate, and show the schema's tables")
-    demo.set_defaults(func=_cmd_demo)
+    from reelrank_dev import demo
+
+    demo.register(sub)
 
     from reelrank_dev import weights_cli
 
