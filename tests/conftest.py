@@ -10,6 +10,7 @@ session start.
 from __future__ import annotations
 
 import hashlib
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,10 @@ import psycopg
 import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+# reelrank.observability creates its Metrics at import, reading the namespace from the environment as Lambda sets it
+# (Globals in template.yaml). Whichever test imports it first must not leave it without one for handlers run later.
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Reelrank")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SQL_DIR = REPO_ROOT / "sql"

@@ -795,3 +795,27 @@ def test_validate_record_never_raises_for_bad_input(source: SourceName, raw: obj
     assert isinstance(record, CanonicalVideo | RejectedRecord)
     if isinstance(record, RejectedRecord):
         assert record.reason
+
+
+# --- id shapes the database checks ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "make"),
+    [
+        ("apify", lambda: variant(apify_items()[0], id="not-a-video")),
+        ("brightdata", lambda: variant(brightdata_records()[0], post_id="12345", shortcode=None)),
+        ("youtube", lambda: variant(youtube_items()[0], id="short")),
+        ("tiktok_research", lambda: variant(research_videos()[0], id="abc")),
+    ],
+)
+def test_a_video_id_the_database_would_refuse_is_rejected_naming_it(source: SourceName, make: Any) -> None:
+    # A malformed id must be a per-record rejection, not a write error that fails the record's whole chunk
+    rejected = reject(source, make())
+    assert "video id: a " in rejected.reason, rejected.reason
+
+
+def test_a_youtube_channel_id_must_look_like_one() -> None:
+    item = youtube_items()[0]
+    item = variant(item, snippet={**item["snippet"], "channelId": "not-a-channel"})
+    assert "channel id" in reject("youtube", item).reason

@@ -39,7 +39,8 @@ CREATE TEMP TABLE stage_videos (
     duration_seconds integer, created_at timestamptz, creator_id text,
     views bigint NOT NULL, likes bigint NOT NULL, comments bigint NOT NULL, shares bigint NOT NULL,
     saves bigint NOT NULL, snap_views bigint, snap_likes bigint, snap_comments bigint, snap_shares bigint,
-    snap_saves bigint, observed_at timestamptz NOT NULL, source text NOT NULL, raw jsonb NOT NULL
+    snap_saves bigint, observed_at timestamptz NOT NULL, source text NOT NULL, raw jsonb NOT NULL,
+    seen boolean NOT NULL DEFAULT true  -- marks its creator and hashtags as seen (false for metric-only updates)
 ) ON COMMIT DROP;
 CREATE TEMP TABLE stage_creators (
     creator_id text PRIMARY KEY, platform text NOT NULL, username text, display_name text, platform_user_id text,
@@ -275,8 +276,14 @@ _PROFILE_STEPS: tuple[str | sql.Composed, ...] = (
         verified = excluded.verified OR c.verified,
         followers_count = coalesce(excluded.followers_count, c.followers_count),
         bio = coalesce(excluded.bio, c.bio),
-        last_seen_at = now(),
         updated_at = now()
+    -- an unchanged profile is not rewritten (every index entry of a row is rewritten with it): last_seen_at moves
+    -- with the totals below, so a creator row is written once per chunk, not twice
+    WHERE (c.username, c.display_name, c.platform_user_id, c.avatar_url, c.verified, c.followers_count, c.bio)
+          IS DISTINCT FROM (coalesce(excluded.username, c.username), coalesce(excluded.display_name, c.display_name),
+                            coalesce(excluded.platform_user_id, c.platform_user_id),
+                            coalesce(excluded.avatar_url, c.avatar_url), excluded.verified OR c.verified,
+                            coalesce(excluded.followers_count, c.followers_count), coalesce(excluded.bio, c.bio))
     """,
     """
     INSERT INTO creators_cold AS c (creator_id, raw)
@@ -315,7 +322,7 @@ _PROFILE_STEPS: tuple[str | sql.Composed, ...] = (
     SELECT DISTINCT ON (sh.hashtag) sh.hashtag, sh.display
     FROM stage_hashtags sh JOIN fresh USING (video_id)
     ORDER BY sh.hashtag, sh.video_id
-    ON CONFLICT (hashtag) DO UPDATE SET last_seen_at = now()
+    ON CONFLICT (hashtag) DO NOTHING
     """,
     """
     INSERT INTO hashtags_cold AS h (hashtag, display_forms)
@@ -476,19 +483,22 @@ _FACT_AND_AGGREGATE_STEPS: tuple[str | sql.Composed, ...] = (
     """,
     # 7. Apply the deltas, locking aggregate rows in key order first.
     """
-    WITH d AS (
+    WITH seen AS (
+        SELECT DISTINCT sv.creator_id FROM stage_videos sv JOIN fresh USING (video_id) WHERE sv.seen
+    ), d AS (
         SELECT k1 AS creator_id, sum(sign) AS n, sum(sign * views_count) AS views, sum(sign * likes_count) AS likes,
-               sum(sign * impact_score) AS impact
-        FROM contrib WHERE kind = 'creator' GROUP BY k1
+               sum(sign * impact_score) AS impact, bool_or(seen.creator_id IS NOT NULL) AS seen
+        FROM contrib LEFT JOIN seen ON seen.creator_id = contrib.k1
+        WHERE kind = 'creator' GROUP BY k1
     ), locked AS (
         SELECT c.creator_id FROM creators_hot c JOIN d USING (creator_id) ORDER BY c.creator_id FOR UPDATE OF c
     )
     UPDATE creators_hot c SET
         videos_count = c.videos_count + d.n, total_play_count = c.total_play_count + d.views,
         likes_total = c.likes_total + d.likes, total_impact_score = c.total_impact_score + d.impact,
-        updated_at = now()
+        last_seen_at = CASE WHEN d.seen THEN now() ELSE c.last_seen_at END, updated_at = now()
     FROM d JOIN locked USING (creator_id)
-    WHERE c.creator_id = d.creator_id AND (d.n, d.views, d.likes, d.impact) IS DISTINCT FROM (0, 0, 0, 0)
+    WHERE c.creator_id = d.creator_id AND ((d.n, d.views, d.likes, d.impact) IS DISTINCT FROM (0, 0, 0, 0) OR d.seen)
     """,
     """
     WITH d AS (
@@ -527,19 +537,27 @@ _FACT_AND_AGGREGATE_STEPS: tuple[str | sql.Composed, ...] = (
     FROM sums s LEFT JOIN crossings c USING (hashtag, platform)
     """,
     """
-    WITH d AS (
-        SELECT hashtag, sum(n) AS n, sum(views) AS views, sum(likes) AS likes, sum(impact) AS impact,
-               sum(creators) AS creators
-        FROM hashtag_delta GROUP BY hashtag
+    WITH seen AS (
+        SELECT DISTINCT sh.hashtag
+        FROM stage_hashtags sh JOIN fresh USING (video_id) JOIN stage_videos sv USING (video_id)
+        WHERE sv.seen
+    ), d AS (
+        SELECT hd.hashtag, sum(hd.n) AS n, sum(hd.views) AS views, sum(hd.likes) AS likes, sum(hd.impact) AS impact,
+               sum(hd.creators) AS creators, bool_or(seen.hashtag IS NOT NULL) AS seen
+        FROM hashtag_delta hd LEFT JOIN seen USING (hashtag)
+        GROUP BY hd.hashtag
     ), locked AS (
         SELECT h.hashtag FROM hashtags_hot h JOIN d USING (hashtag) ORDER BY h.hashtag FOR UPDATE OF h
     )
+    -- last_seen_at moves here, with the totals, so a hashtag row is written once per chunk, not twice
     UPDATE hashtags_hot h SET
         videos_count = h.videos_count + d.n, creators_count = h.creators_count + d.creators,
         views_total = h.views_total + d.views, likes_total = h.likes_total + d.likes,
-        total_impact_score = h.total_impact_score + d.impact, updated_at = now()
+        total_impact_score = h.total_impact_score + d.impact,
+        last_seen_at = CASE WHEN d.seen THEN now() ELSE h.last_seen_at END, updated_at = now()
     FROM d JOIN locked USING (hashtag)
-    WHERE h.hashtag = d.hashtag AND (d.n, d.views, d.likes, d.impact, d.creators) IS DISTINCT FROM (0, 0, 0, 0, 0)
+    WHERE h.hashtag = d.hashtag
+      AND ((d.n, d.views, d.likes, d.impact, d.creators) IS DISTINCT FROM (0, 0, 0, 0, 0) OR d.seen)
     """,
     *_apply_counted_delta(_HASHTAG_PLATFORM_TOTALS),
     # Communities: (community, creator) and (community, hashtag) memberships, then the community totals.
@@ -796,10 +814,10 @@ _METRIC_STAGE_FROM_STORED: tuple[str, ...] = (
     """
     INSERT INTO stage_videos (video_id, platform, url, caption, thumbnail_url, duration_seconds, created_at,
                               creator_id, views, likes, comments, shares, saves, snap_views, snap_likes,
-                              snap_comments, snap_shares, snap_saves, observed_at, source, raw)
+                              snap_comments, snap_shares, snap_saves, observed_at, source, raw, seen)
     SELECT m.video_id, v.platform, v.url, v.caption, v.thumbnail_url, v.duration_seconds, v.created_at, v.creator_id,
            m.views, coalesce(m.likes, v.likes_count), coalesce(m.comments, v.comments_count), v.shares_count,
-           v.collect_count, m.views, m.likes, m.comments, NULL, NULL, m.observed_at, %(source)s, '{}'::jsonb
+           v.collect_count, m.views, m.likes, m.comments, NULL, NULL, m.observed_at, %(source)s, '{}'::jsonb, false
     FROM stage_metrics m JOIN videos_hot v USING (video_id)
     """,
     """
