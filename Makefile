@@ -70,7 +70,7 @@ pr: lint test  ## what CI runs
 bench: $(STAMP)  ## benchmarks, as ratios against baselines measured in the same run (BENCH_VIDEOS=1000000 for full scale)
 	$(BIN)/python -m reelrank_dev.bench --videos $(BENCH_VIDEOS)
 
-demo: $(STAMP)  ## start the embedded database, migrate, and show what is in it
+demo: $(STAMP)  ## the whole pipeline on the sample snapshots, the rankings, then the API on :3000 (REELRANK_PORT) until Ctrl-C
 	$(BIN)/reelrank demo
 
 db-start: $(STAMP)  ## start the embedded PostgreSQL and print its URL
