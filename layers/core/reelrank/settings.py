@@ -45,8 +45,12 @@ def get_database_settings() -> DatabaseSettings:
 class BackfillSettings(DatabaseSettings):
     """ImpactBackfillFunction: batch size, per-batch lock timeout, the stop margin, and its continuation queue."""
 
-    # rows per keyset batch: one short transaction each (PERF_NOTES: ~120 ms p99 at 5,000 with the impact indexes)
+    # the most rows per keyset batch (one short transaction each); batches start at a fifth of it and are resized
     backfill_batch_size: int = Field(default=5000, ge=1, le=100_000, alias="BACKFILL_BATCH_SIZE")
+    # each batch is resized to take about this long (at least 1/20 of the size above, and 100 rows): a batch also
+    # rewrites its videos' ~5x fact-copy rows, and a busy server must not stretch it past a second (measured:
+    # 5,000-row batches took 0.3 s on an idle 2-core server and 1.8-8 s on a loaded one). 0: fixed size.
+    backfill_batch_target_ms: int = Field(default=250, ge=0, alias="BACKFILL_BATCH_TARGET_MS")
     # a batch waiting longer than this for a row lock (a concurrent ingest chunk) is retried, not queued behind it
     backfill_lock_timeout_ms: int = Field(default=2000, ge=1, alias="BACKFILL_LOCK_TIMEOUT_MS")
     # stop cleanly and continue in a fresh invocation when less than this much time is left

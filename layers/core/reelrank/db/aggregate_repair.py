@@ -1,9 +1,11 @@
 """Set-based repair of every derived row: fact sort-key copies, memberships, pair counts and aggregate totals.
 
-Each :class:`RepairStep` is one statement that recomputes a whole table from the base tables and writes only the
-rows that differ (``IS DISTINCT FROM``), returning how many it wrote. Totals are driven from the aggregate table
+Each :class:`RepairStep` is one statement that recomputes a whole table from the base tables (the hashtags step:
+all three hashtag-derived tables from one pass over the facts) and writes only the rows that differ
+(``IS DISTINCT FROM``), returning how many it wrote. Totals are driven from the aggregate table
 with a LEFT JOIN so an entity that lost all its videos is repaired too (PERF_NOTES "Aggregates"); tables that hold a
-row only while its count is positive (memberships, pair counts) get missing rows inserted and orphans deleted.
+row only while its count is positive (memberships, pair counts) get missing rows inserted and orphans deleted, both
+found by one FULL JOIN of the recomputation with the table.
 The steps run in :data:`REPAIR_STEPS` order: fact copies first, then what is computed from them.
 
 Concurrency: an aggregate recomputed from a snapshot while an ingest chunk adds its delta would lose the delta, so
@@ -24,6 +26,10 @@ from psycopg import sql
 
 from reelrank.db.ingest_writes import VIDEO_LOCK_BUCKETS, VIDEO_LOCK_CLASS
 
+# Memory for each step's hash joins and aggregates (for its transaction only). With the server's default 4 MB the
+# groupings over the fact tables spill to disk and the anti-joins sort externally (measured at 200,000 videos).
+REPAIR_WORK_MEM = "128MB"
+
 
 @dataclass(frozen=True, slots=True)
 class RepairStep:
@@ -35,6 +41,7 @@ class RepairStep:
 
     def run(self, conn: psycopg.Connection[Any]) -> int:
         """Run inside the caller's transaction (after :func:`lock_out_ingest`); returns the rows written."""
+        conn.execute(sql.SQL("SET LOCAL work_mem = {}").format(sql.Literal(REPAIR_WORK_MEM)))
         cur = conn.execute(self.statement)
         if cur.description is None:  # a plain UPDATE: its row count
             return max(cur.rowcount, 0)
@@ -88,40 +95,23 @@ COMMUNITY_VIDEO_MEMBERSHIPS: LiteralString = """
 WITH e AS MATERIALIZED (
     SELECT DISTINCT c.id AS community_id, f.video_id
     FROM communities c JOIN video_hashtag_facts f ON f.hashtag = ANY (c.linked_hashtags)
+), d AS MATERIALIZED (  -- one hash join finds both the missing and the orphaned rows
+    SELECT community_id, video_id, e.video_id IS NOT NULL AS wanted
+    FROM e FULL JOIN community_video_memberships m USING (community_id, video_id)
+    WHERE e.video_id IS NULL OR m.video_id IS NULL
 ), gone AS (
-    DELETE FROM community_video_memberships m
-    WHERE NOT EXISTS (SELECT 1 FROM e WHERE e.community_id = m.community_id AND e.video_id = m.video_id)
+    DELETE FROM community_video_memberships m USING d
+    WHERE NOT d.wanted AND m.community_id = d.community_id AND m.video_id = d.video_id
     RETURNING 1
 ), made AS (
     INSERT INTO community_video_memberships (community_id, video_id, platform, creator_id, views_count, likes_count,
                                              impact_score, created_at)
-    SELECT e.community_id, e.video_id, v.platform, v.creator_id, v.views_count, v.likes_count, v.impact_score,
+    SELECT d.community_id, d.video_id, v.platform, v.creator_id, v.views_count, v.likes_count, v.impact_score,
            v.created_at
-    FROM e JOIN videos_hot v USING (video_id)
-    WHERE NOT EXISTS (SELECT 1 FROM community_video_memberships m
-                      WHERE m.community_id = e.community_id AND m.video_id = e.video_id)
-    ORDER BY e.community_id, e.video_id
+    FROM d JOIN videos_hot v USING (video_id)
+    WHERE d.wanted
+    ORDER BY d.community_id, d.video_id
     ON CONFLICT (community_id, video_id) DO NOTHING
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM made)
-"""
-
-HASHTAG_CREATOR_COUNTS: LiteralString = """
-WITH e AS MATERIALIZED (
-    SELECT hashtag, creator_id, count(*)::bigint AS video_count
-    FROM video_hashtag_facts WHERE creator_id IS NOT NULL GROUP BY hashtag, creator_id
-), gone AS (
-    DELETE FROM hashtag_creator_counts a
-    WHERE NOT EXISTS (SELECT 1 FROM e WHERE e.hashtag = a.hashtag AND e.creator_id = a.creator_id)
-    RETURNING 1
-), made AS (
-    INSERT INTO hashtag_creator_counts AS a (hashtag, creator_id, video_count)
-    SELECT e.hashtag, e.creator_id, e.video_count
-    FROM e LEFT JOIN hashtag_creator_counts a USING (hashtag, creator_id)
-    WHERE a.video_count IS DISTINCT FROM e.video_count
-    ORDER BY e.hashtag, e.creator_id
-    ON CONFLICT (hashtag, creator_id) DO UPDATE SET video_count = excluded.video_count
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM made)
@@ -167,65 +157,80 @@ FROM (
 WHERE s.sound_id = e.sound_id
 """
 
-# creators_count is the number of (hashtag, creator) pairs, already exact (HASHTAG_CREATOR_COUNTS runs first):
-# no count(DISTINCT …) over millions of facts (PERF_NOTES "Aggregates").
-HASHTAGS: LiteralString = """
-UPDATE hashtags_hot h
-SET videos_count = e.videos_count, creators_count = e.creators_count, views_total = e.views_total,
-    likes_total = e.likes_total, total_impact_score = e.total_impact_score, updated_at = now()
-FROM (
-    SELECT a.hashtag, coalesce(g.n, 0) AS videos_count, coalesce(k.creators, 0) AS creators_count,
-           coalesce(g.views, 0) AS views_total, coalesce(g.likes, 0) AS likes_total,
-           coalesce(g.impact, 0) AS total_impact_score
-    FROM hashtags_hot a
-    LEFT JOIN (
-        SELECT hashtag, count(*)::bigint AS n, sum(views_count)::numeric AS views, sum(likes_count)::numeric AS likes,
-               sum(impact_score)::numeric AS impact
-        FROM video_hashtag_facts GROUP BY hashtag
-    ) g USING (hashtag)
-    LEFT JOIN (SELECT hashtag, count(*)::bigint AS creators FROM hashtag_creator_counts GROUP BY hashtag) k
-        USING (hashtag)
-    WHERE (a.videos_count, a.creators_count, a.views_total, a.likes_total, a.total_impact_score)
-          IS DISTINCT FROM (coalesce(g.n, 0), coalesce(k.creators, 0), coalesce(g.views, 0), coalesce(g.likes, 0),
-                            coalesce(g.impact, 0))
-) e
-WHERE h.hashtag = e.hashtag
-"""
-
-# Per-platform totals: grouped twice (by creator, then by platform) so the distinct-creator count is a hash
-# aggregate rather than a sorting count(DISTINCT …). Rows are kept at zero when a platform has no videos left, as
-# the ingest path does.
-HASHTAG_PLATFORM_TOTALS: LiteralString = """
-WITH t AS (
-    SELECT hashtag, platform, creator_id, count(*)::bigint AS n, sum(views_count) AS views,
-           sum(likes_count) AS likes, sum(impact_score) AS impact
+# Every hashtag-derived table from one pass over the facts: the (hashtag, platform, creator) groups are computed once
+# and give the (hashtag, creator) pair counts, the per-platform totals and the hashtags' totals. creators_count is the
+# number of pairs, so no count(DISTINCT …) over millions of facts (PERF_NOTES "Aggregates"); per platform the creators
+# are counted from the groups, a hash aggregate rather than a sorting count(DISTINCT …). Measured at 200,000 videos:
+# one pass instead of three scans and aggregations of the facts (README benchmarks). Platform rows are kept at zero when
+# a platform has no videos left, as the ingest path does; pair rows exist only while their count is positive.
+HASHTAG_TOTALS: LiteralString = """
+WITH t AS MATERIALIZED (
+    SELECT hashtag, platform, creator_id, count(*)::bigint AS n, sum(views_count)::numeric AS views,
+           sum(likes_count)::numeric AS likes, sum(impact_score)::numeric AS impact
     FROM video_hashtag_facts GROUP BY hashtag, platform, creator_id
-), e AS MATERIALIZED (
+), pairs AS MATERIALIZED (
+    SELECT hashtag, creator_id, sum(n)::bigint AS video_count
+    FROM t WHERE creator_id IS NOT NULL GROUP BY hashtag, creator_id
+), pair_diff AS MATERIALIZED (
+    SELECT hashtag, creator_id, e.video_count
+    FROM pairs e FULL JOIN hashtag_creator_counts a USING (hashtag, creator_id)
+    WHERE a.video_count IS DISTINCT FROM e.video_count
+), pairs_gone AS (
+    DELETE FROM hashtag_creator_counts a USING pair_diff d
+    WHERE d.video_count IS NULL AND a.hashtag = d.hashtag AND a.creator_id = d.creator_id
+    RETURNING 1
+), pairs_made AS (
+    INSERT INTO hashtag_creator_counts AS a (hashtag, creator_id, video_count)
+    SELECT hashtag, creator_id, video_count FROM pair_diff WHERE video_count IS NOT NULL
+    ORDER BY hashtag, creator_id
+    ON CONFLICT (hashtag, creator_id) DO UPDATE SET video_count = excluded.video_count
+    RETURNING 1
+), p AS MATERIALIZED (
     SELECT hashtag, platform, sum(n)::bigint AS videos_count, count(creator_id)::bigint AS creators_count,
-           sum(views)::numeric AS views_total, sum(likes)::numeric AS likes_total,
-           sum(impact)::numeric AS total_impact_score
+           sum(views) AS views_total, sum(likes) AS likes_total, sum(impact) AS total_impact_score
     FROM t GROUP BY hashtag, platform
-), zeroed AS (
+), platform_zeroed AS (
     UPDATE hashtag_platform_totals a
     SET videos_count = 0, creators_count = 0, views_total = 0, likes_total = 0, total_impact_score = 0
     WHERE (a.videos_count, a.creators_count, a.views_total, a.likes_total, a.total_impact_score)
           IS DISTINCT FROM (0, 0, 0, 0, 0)
-      AND NOT EXISTS (SELECT 1 FROM e WHERE e.hashtag = a.hashtag AND e.platform = a.platform)
+      AND NOT EXISTS (SELECT 1 FROM p WHERE p.hashtag = a.hashtag AND p.platform = a.platform)
     RETURNING 1
-), made AS (
+), platform_made AS (
     INSERT INTO hashtag_platform_totals AS a (hashtag, platform, videos_count, creators_count, views_total,
                                               likes_total, total_impact_score)
-    SELECT e.* FROM e LEFT JOIN hashtag_platform_totals a USING (hashtag, platform)
+    SELECT p.* FROM p LEFT JOIN hashtag_platform_totals a USING (hashtag, platform)
     WHERE (a.videos_count, a.creators_count, a.views_total, a.likes_total, a.total_impact_score)
-          IS DISTINCT FROM (e.videos_count, e.creators_count, e.views_total, e.likes_total, e.total_impact_score)
-    ORDER BY e.hashtag, e.platform
+          IS DISTINCT FROM (p.videos_count, p.creators_count, p.views_total, p.likes_total, p.total_impact_score)
+    ORDER BY p.hashtag, p.platform
     ON CONFLICT (hashtag, platform) DO UPDATE SET
         videos_count = excluded.videos_count, creators_count = excluded.creators_count,
         views_total = excluded.views_total, likes_total = excluded.likes_total,
         total_impact_score = excluded.total_impact_score
     RETURNING 1
+), h AS (
+    SELECT a.hashtag, coalesce(g.n, 0) AS videos_count, coalesce(k.creators, 0) AS creators_count,
+           coalesce(g.views, 0) AS views_total, coalesce(g.likes, 0) AS likes_total,
+           coalesce(g.impact, 0) AS total_impact_score
+    FROM hashtags_hot a
+    LEFT JOIN (
+        SELECT hashtag, sum(videos_count)::bigint AS n, sum(views_total) AS views, sum(likes_total) AS likes,
+               sum(total_impact_score) AS impact
+        FROM p GROUP BY hashtag
+    ) g USING (hashtag)
+    LEFT JOIN (SELECT hashtag, count(*)::bigint AS creators FROM pairs GROUP BY hashtag) k USING (hashtag)
+    WHERE (a.videos_count, a.creators_count, a.views_total, a.likes_total, a.total_impact_score)
+          IS DISTINCT FROM (coalesce(g.n, 0), coalesce(k.creators, 0), coalesce(g.views, 0), coalesce(g.likes, 0),
+                            coalesce(g.impact, 0))
+), hashtags AS (
+    UPDATE hashtags_hot x
+    SET videos_count = h.videos_count, creators_count = h.creators_count, views_total = h.views_total,
+        likes_total = h.likes_total, total_impact_score = h.total_impact_score, updated_at = now()
+    FROM h WHERE x.hashtag = h.hashtag
+    RETURNING 1
 )
-SELECT (SELECT count(*) FROM zeroed) + (SELECT count(*) FROM made)
+SELECT (SELECT count(*) FROM pairs_gone) + (SELECT count(*) FROM pairs_made) + (SELECT count(*) FROM platform_zeroed)
+     + (SELECT count(*) FROM platform_made) + (SELECT count(*) FROM hashtags)
 """
 
 COMMUNITY_CREATORS: LiteralString = """
@@ -233,17 +238,20 @@ WITH e AS MATERIALIZED (
     SELECT community_id, creator_id, count(*)::bigint AS video_count, sum(views_count)::numeric AS total_views,
            sum(likes_count)::numeric AS total_likes, sum(impact_score)::numeric AS total_impact_score
     FROM community_video_memberships WHERE creator_id IS NOT NULL GROUP BY community_id, creator_id
+), d AS MATERIALIZED (  -- one hash join finds the differing, missing and orphaned rows (video_count NULL: orphan)
+    SELECT community_id, creator_id, e.video_count, e.total_views, e.total_likes, e.total_impact_score
+    FROM e FULL JOIN community_creator_memberships a USING (community_id, creator_id)
+    WHERE (a.video_count, a.total_views, a.total_likes, a.total_impact_score)
+          IS DISTINCT FROM (e.video_count, e.total_views, e.total_likes, e.total_impact_score)
 ), gone AS (
-    DELETE FROM community_creator_memberships a
-    WHERE NOT EXISTS (SELECT 1 FROM e WHERE e.community_id = a.community_id AND e.creator_id = a.creator_id)
+    DELETE FROM community_creator_memberships a USING d
+    WHERE d.video_count IS NULL AND a.community_id = d.community_id AND a.creator_id = d.creator_id
     RETURNING 1
 ), made AS (
     INSERT INTO community_creator_memberships AS a (community_id, creator_id, video_count, total_views, total_likes,
                                                     total_impact_score)
-    SELECT e.* FROM e LEFT JOIN community_creator_memberships a USING (community_id, creator_id)
-    WHERE (a.video_count, a.total_views, a.total_likes, a.total_impact_score)
-          IS DISTINCT FROM (e.video_count, e.total_views, e.total_likes, e.total_impact_score)
-    ORDER BY e.community_id, e.creator_id
+    SELECT d.* FROM d WHERE d.video_count IS NOT NULL
+    ORDER BY d.community_id, d.creator_id
     ON CONFLICT (community_id, creator_id) DO UPDATE SET
         video_count = excluded.video_count, total_views = excluded.total_views, total_likes = excluded.total_likes,
         total_impact_score = excluded.total_impact_score
@@ -258,17 +266,20 @@ WITH e AS MATERIALIZED (
            sum(m.impact_score)::numeric AS total_impact_score
     FROM community_video_memberships m JOIN video_hashtag_facts f ON f.video_id = m.video_id
     GROUP BY m.community_id, f.hashtag
+), d AS MATERIALIZED (  -- one hash join finds the differing, missing and orphaned rows (video_count NULL: orphan)
+    SELECT community_id, hashtag, e.video_count, e.total_views, e.total_impact_score
+    FROM e FULL JOIN community_hashtag_memberships a USING (community_id, hashtag)
+    WHERE (a.video_count, a.total_views, a.total_impact_score)
+          IS DISTINCT FROM (e.video_count, e.total_views, e.total_impact_score)
 ), gone AS (
-    DELETE FROM community_hashtag_memberships a
-    WHERE NOT EXISTS (SELECT 1 FROM e WHERE e.community_id = a.community_id AND e.hashtag = a.hashtag)
+    DELETE FROM community_hashtag_memberships a USING d
+    WHERE d.video_count IS NULL AND a.community_id = d.community_id AND a.hashtag = d.hashtag
     RETURNING 1
 ), made AS (
     INSERT INTO community_hashtag_memberships AS a (community_id, hashtag, video_count, total_views,
                                                     total_impact_score)
-    SELECT e.* FROM e LEFT JOIN community_hashtag_memberships a USING (community_id, hashtag)
-    WHERE (a.video_count, a.total_views, a.total_impact_score)
-          IS DISTINCT FROM (e.video_count, e.total_views, e.total_impact_score)
-    ORDER BY e.community_id, e.hashtag
+    SELECT d.* FROM d WHERE d.video_count IS NOT NULL
+    ORDER BY d.community_id, d.hashtag
     ON CONFLICT (community_id, hashtag) DO UPDATE SET
         video_count = excluded.video_count, total_views = excluded.total_views,
         total_impact_score = excluded.total_impact_score
@@ -339,11 +350,9 @@ SELECT (SELECT count(*) FROM zeroed) + (SELECT count(*) FROM made)
 REPAIR_STEPS: Sequence[RepairStep] = (
     RepairStep("fact_sort_keys", "video_facts", FACT_SORT_KEYS),
     RepairStep("community_video_memberships", "communities", COMMUNITY_VIDEO_MEMBERSHIPS),
-    RepairStep("hashtag_creator_counts", "hashtags", HASHTAG_CREATOR_COUNTS),
     RepairStep("creators", "creators", CREATORS),
     RepairStep("sounds", "sounds", SOUNDS),
-    RepairStep("hashtags", "hashtags", HASHTAGS),
-    RepairStep("hashtag_platform_totals", "hashtags", HASHTAG_PLATFORM_TOTALS),
+    RepairStep("hashtags", "hashtags", HASHTAG_TOTALS),
     RepairStep("community_creator_memberships", "community_creators", COMMUNITY_CREATORS),
     RepairStep("community_hashtag_memberships", "community_hashtags", COMMUNITY_HASHTAGS),
     RepairStep("communities", "communities", COMMUNITIES),
@@ -352,9 +361,10 @@ REPAIR_STEPS: Sequence[RepairStep] = (
 
 
 # What the backfill refreshes after rescoring: every total that sums impact. Fact copies were carried along by each
-# batch (reelrank.db.impact_rescore), and memberships and pair counts do not depend on scores.
+# batch (reelrank.db.impact_rescore), and community video memberships do not depend on scores. The hashtags step
+# also compares the (hashtag, creator) pair counts (from the same pass over the facts; after a backfill it writes none).
 TOTALS_STEPS: Sequence[RepairStep] = tuple(
-    s for s in REPAIR_STEPS if s.name not in {"fact_sort_keys", "community_video_memberships", "hashtag_creator_counts"}
+    s for s in REPAIR_STEPS if s.name not in {"fact_sort_keys", "community_video_memberships"}
 )
 
 

@@ -150,6 +150,20 @@ class _Run:
         self.remaining_ms = remaining_ms
         self.on_batch = on_batch
         self.mark = time.monotonic()
+        ceiling = settings.backfill_batch_size
+        # resized batches stay between the floor and the ceiling; tiny configured sizes (tests) stay fixed
+        self.batch_floor = min(ceiling, max(100, ceiling // 20))
+        adaptive = settings.backfill_batch_target_ms > 0
+        self.batch_size = max(self.batch_floor, ceiling // 5) if adaptive else ceiling  # grow into the ceiling
+
+    def _resize(self, rows: int, seconds: float) -> None:
+        """Aim the next batch at the target duration from this one's rows per second (x0.5 to x1.5 per batch)."""
+        target = self.settings.backfill_batch_target_ms / 1000
+        if target <= 0 or rows < self.batch_size or seconds <= 0:
+            return  # fixed size, or a short last batch that says nothing about the rate
+        wanted = int(rows * target / seconds)
+        wanted = max(self.batch_size // 2, min(self.batch_size * 3 // 2, wanted))
+        self.batch_size = max(self.batch_floor, min(self.settings.backfill_batch_size, wanted))
 
     def out_of_time(self) -> bool:
         return self.remaining_ms() < self.settings.backfill_time_margin_ms
@@ -173,7 +187,7 @@ class _Run:
             active = self.conn.execute("SELECT active_impact_version()").fetchone()
             if not active or active[0] != weights.version:
                 raise _Restart
-            bound = impact_rescore.next_batch_bound(self.conn, after, self.settings.backfill_batch_size)
+            bound = impact_rescore.next_batch_bound(self.conn, after, self.batch_size)
             if bound.rows == 0 or bound.hi is None:
                 return None
             updated = impact_rescore.rescore_range(
@@ -182,8 +196,9 @@ class _Run:
             self.checkpoint(
                 {"videos_scanned": bound.rows, "videos_updated": updated, "batches": 1}, last_video_id=bound.hi
             )
+        seconds = time.perf_counter() - started
+        self._resize(bound.rows, seconds)
         if self.on_batch is not None:
-            seconds = time.perf_counter() - started
             self.on_batch(BatchReport(self.job.job_id, batch_no, bound.rows, updated, seconds))
         return bound.hi
 
