@@ -117,6 +117,7 @@ def build_event(
         text, encoded = (body.decode("utf-8"), False) if body else (None, False)
     except UnicodeDecodeError:
         text, encoded = base64.b64encode(body).decode(), True
+    now = time.time()
     return {
         "resource": route.path,
         "path": path,
@@ -136,7 +137,8 @@ def build_event(
             "accountId": local_lambda.LOCAL_ACCOUNT_ID,
             "apiId": "local",
             "protocol": "HTTP/1.1",
-            "requestTimeEpoch": int(time.time() * 1000),
+            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),  # API Gateway's format
+            "requestTimeEpoch": int(now * 1000),
             "identity": {"sourceIp": source_ip, "userAgent": (header_single or {}).get("User-Agent")},
         },
         "body": text,
