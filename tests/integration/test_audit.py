@@ -39,7 +39,7 @@ def test_an_ingested_video_is_consistent_in_every_table(ingested: psycopg.Connec
     statuses = _by_table(lines)
     for table in (
         "videos_hot", "videos_cold", "creators_hot", "creators_cold", "video_sound_facts", "sounds_hot",
-        "sounds_cold", "video_hashtag_facts", "hashtags_hot", "hashtags_cold", "hashtag_platform_totals",
+        "sound_creator_counts", "sounds_cold", "video_hashtag_facts", "hashtags_hot", "hashtags_cold", "hashtag_platform_totals",
         "hashtag_creator_counts", "video_creator_mentions", "community_video_memberships", "communities",
         "community_platform_totals", "community_creator_memberships", "community_hashtag_memberships",
         "video_metric_snapshots", "ingestions", "rejected_videos",

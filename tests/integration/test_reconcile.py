@@ -83,6 +83,17 @@ CORRUPTIONS: dict[str, tuple[str | None, str]] = {
         " WHERE sound_id = (SELECT sound_id FROM sounds_hot ORDER BY 1 OFFSET %(n)s %% 3 LIMIT 1)"
         " RETURNING 's:' || sound_id",
     ),
+    "sound_pair": (
+        "sounds",
+        "DELETE FROM sound_creator_counts WHERE (sound_id, creator_id) = (SELECT sound_id, creator_id FROM"
+        " sound_creator_counts ORDER BY 1, 2 OFFSET %(n)s %% 10 LIMIT 1) RETURNING 'sc:' || sound_id || creator_id",
+    ),
+    "sound_pair_total": (
+        "sounds",
+        "UPDATE sound_creator_counts SET total_likes = total_likes + 1 WHERE (sound_id, creator_id) ="
+        " (SELECT sound_id, creator_id FROM sound_creator_counts ORDER BY 1, 2 OFFSET %(n)s %% 10 LIMIT 1)"
+        " RETURNING 'sc:' || sound_id || creator_id",
+    ),
     "hashtag": (
         "hashtags",
         "UPDATE hashtags_hot SET creators_count = creators_count + 1"

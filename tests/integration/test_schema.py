@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
+
+from reelrank.db import rankings
 
 
 def test_counts_above_2_pow_31_are_stored_exactly(db: psycopg.Connection[Any]) -> None:
@@ -171,6 +175,21 @@ SORTED_QUERIES = [
         "hashtag_platform_views_idx",
     ),
     ("SELECT sound_id FROM sounds_hot ORDER BY views_total DESC, sound_id DESC LIMIT 50", "sounds_views_idx"),
+    (
+        "SELECT creator_id FROM sound_creator_counts WHERE sound_id = 's'"
+        " ORDER BY total_impact_score DESC, creator_id DESC LIMIT 50",
+        "sound_creators_impact_idx",
+    ),
+    (
+        "SELECT creator_id FROM sound_creator_counts WHERE sound_id = 's'"
+        " ORDER BY total_likes DESC, creator_id DESC LIMIT 50",
+        "sound_creators_likes_idx",
+    ),
+    (
+        "SELECT creator_id FROM sound_creator_counts WHERE sound_id = 's'"
+        " ORDER BY video_count DESC, creator_id DESC LIMIT 50",
+        "sound_creators_videos_idx",
+    ),
     ("SELECT video_id FROM videos_hot WHERE caption ILIKE '%edit%'", "videos_caption_trgm"),
     (
         "SELECT creator_id FROM creators_hot"
@@ -189,3 +208,28 @@ def test_each_api_sort_and_search_is_served_by_its_index(db: psycopg.Connection[
     plan = "\n".join(str(r[0]) for r in db.execute(f"EXPLAIN {query}").fetchall())
     assert index in plan, plan
     assert "Sort Key" not in plan, plan
+
+
+@pytest.mark.parametrize("after", [None, rankings.Keyset(Decimal(1000), "c")])
+def test_sound_creators_by_views_is_an_index_scan_of_the_pair_totals(
+    db: psycopg.Connection[Any], after: rankings.Keyset | None
+) -> None:
+    # The query the API runs for GET /sounds/{id}/creators?sort=views (first page and a deep page by cursor): it
+    # must read sound_creator_counts in its views index order (no GROUP BY of the facts, no sort), so a page 10,000
+    # rows deep costs what the first one costs.
+    spec, key = rankings.SOUND_CREATORS, rankings.SOUND_CREATORS.sorts["views"]
+    assert spec.parent is not None
+    conds: list[sql.Composable] = [spec.parent]
+    params: list[Any] = ["s"]
+    if after is not None:
+        conds.append(sql.SQL("({}, {}) < (%s, %s)").format(key.expr, spec.id_expr))
+        params += [after.value, after.id]
+    query = rankings._select(spec, key, conds)
+    db.execute("SET enable_seqscan = off")
+    db.execute("SET enable_sort = off")
+    rows = db.execute(sql.SQL("EXPLAIN {}").format(query), [*params, 51]).fetchall()
+    plan = "\n".join(str(r[0]) for r in rows)
+    assert "sound_creators_views_idx" in plan, plan
+    assert "Sort" not in plan, plan
+    assert "Aggregate" not in plan, plan
+    assert "video_sound_facts" not in plan, plan

@@ -157,6 +157,35 @@ FROM (
 WHERE s.sound_id = e.sound_id
 """
 
+# Each creator's figures within each sound (GET /sounds/{id}/creators), recomputed from the sound facts (whose sort
+# keys FACT_SORT_KEYS made exact): differing rows updated, missing ones inserted, orphans deleted, found by one FULL JOIN.
+SOUND_CREATORS: LiteralString = """
+WITH e AS MATERIALIZED (
+    SELECT sound_id, creator_id, count(*)::bigint AS video_count, sum(views_count)::numeric AS total_views,
+           sum(likes_count)::numeric AS total_likes, sum(impact_score)::numeric AS total_impact_score
+    FROM video_sound_facts WHERE creator_id IS NOT NULL GROUP BY sound_id, creator_id
+), d AS MATERIALIZED (  -- one hash join finds the differing, missing and orphaned rows (video_count NULL: orphan)
+    SELECT sound_id, creator_id, e.video_count, e.total_views, e.total_likes, e.total_impact_score
+    FROM e FULL JOIN sound_creator_counts a USING (sound_id, creator_id)
+    WHERE (a.video_count, a.total_views, a.total_likes, a.total_impact_score)
+          IS DISTINCT FROM (e.video_count, e.total_views, e.total_likes, e.total_impact_score)
+), gone AS (
+    DELETE FROM sound_creator_counts a USING d
+    WHERE d.video_count IS NULL AND a.sound_id = d.sound_id AND a.creator_id = d.creator_id
+    RETURNING 1
+), made AS (
+    INSERT INTO sound_creator_counts AS a (sound_id, creator_id, video_count, total_views, total_likes,
+                                           total_impact_score)
+    SELECT d.* FROM d WHERE d.video_count IS NOT NULL
+    ORDER BY d.sound_id, d.creator_id
+    ON CONFLICT (sound_id, creator_id) DO UPDATE SET
+        video_count = excluded.video_count, total_views = excluded.total_views, total_likes = excluded.total_likes,
+        total_impact_score = excluded.total_impact_score
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM made)
+"""
+
 # Every hashtag-derived table from one pass over the facts: the (hashtag, platform, creator) groups are computed once
 # and give the (hashtag, creator) pair counts, the per-platform totals and the hashtags' totals. creators_count is the
 # number of pairs, so no count(DISTINCT …) over millions of facts (PERF_NOTES "Aggregates"); per platform the creators
@@ -358,6 +387,7 @@ REPAIR_STEPS: Sequence[RepairStep] = (
     RepairStep("community_video_memberships", "communities", COMMUNITY_VIDEO_MEMBERSHIPS),
     RepairStep("creators", "creators", CREATORS),
     RepairStep("sounds", "sounds", SOUNDS),
+    RepairStep("sound_creator_counts", "sounds", SOUND_CREATORS),
     RepairStep("hashtags", "hashtags", HASHTAG_TOTALS),
     RepairStep("community_creator_memberships", "community_creators", COMMUNITY_CREATORS),
     RepairStep("community_hashtag_memberships", "community_hashtags", COMMUNITY_HASHTAGS),

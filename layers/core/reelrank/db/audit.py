@@ -98,6 +98,22 @@ _CHECKS: tuple[tuple[str, str], ...] = (
         """,
     ),
     (
+        "sound_creator_counts",
+        """
+        SELECT CASE WHEN t.sound_id IS NULL THEN 'missing'
+                    WHEN (t.video_count, t.total_views, t.total_likes, t.total_impact_score)
+                         IS DISTINCT FROM (e.video_count, e.total_views, e.total_likes, e.total_impact_score)
+                    THEN 'drift' ELSE 'ok' END,
+               format('%%s by %%s: %%s videos, %%s views, impact %%s (recomputed: %%s videos, %%s views, impact %%s)',
+                      f.sound_id, f.creator_id, t.video_count, t.total_views, t.total_impact_score,
+                      e.video_count, e.total_views, e.total_impact_score)
+        FROM video_sound_facts f
+        LEFT JOIN sound_creator_counts t ON (t.sound_id, t.creator_id) = (f.sound_id, f.creator_id)
+        LEFT JOIN expected_sound_creator_counts e ON (e.sound_id, e.creator_id) = (f.sound_id, f.creator_id)
+        WHERE f.video_id = %(video)s AND f.creator_id IS NOT NULL
+        """,
+    ),
+    (
         "sounds_cold",
         """
         SELECT CASE WHEN c.sound_id IS NULL THEN 'missing' ELSE 'ok' END, f.sound_id

@@ -80,6 +80,14 @@ class _CountedTable:
 _PAIR_COUNTS = _CountedTable(
     "hashtag_creator_counts", ("hashtag", "creator_id"), "pair_delta", "video_count", (), True, True
 )
+_SOUND_CREATORS = _CountedTable(
+    "sound_creator_counts",
+    ("sound_id", "creator_id"),
+    "sound_pair_delta",
+    "video_count",
+    (("total_views", "views"), ("total_likes", "likes"), ("total_impact_score", "impact")),
+    True,
+)
 _HASHTAG_PLATFORM_TOTALS = _CountedTable(
     "hashtag_platform_totals",
     ("hashtag", "platform"),
@@ -462,7 +470,7 @@ _FACT_AND_AGGREGATE_STEPS: tuple[str | sql.Composed, ...] = (
            s.views_count, s.likes_count, s.impact_score
     FROM states s WHERE s.creator_id IS NOT NULL
     UNION ALL
-    SELECT 'sound', so.sound_id, NULL, s.platform, s.sign, s.views_count, s.likes_count, s.impact_score
+    SELECT 'sound', so.sound_id, s.creator_id, s.platform, s.sign, s.views_count, s.likes_count, s.impact_score
     FROM states s
     JOIN (SELECT video_id, sound_id, true AS old FROM old_sounds
           UNION ALL SELECT ss.video_id, ss.sound_id, false FROM stage_sounds ss JOIN fresh USING (video_id)) so
@@ -516,6 +524,16 @@ _FACT_AND_AGGREGATE_STEPS: tuple[str | sql.Composed, ...] = (
     FROM d JOIN locked USING (sound_id)
     WHERE s.sound_id = d.sound_id
     """,
+    # (sound, creator) pairs: each creator's figures within the sound, for GET /sounds/{id}/creators.
+    """
+    CREATE TEMP TABLE sound_pair_delta ON COMMIT DROP AS
+    SELECT k1 AS sound_id, k2 AS creator_id, min(platform) AS platform, sum(sign)::bigint AS n,
+           sum(sign * views_count) AS views, sum(sign * likes_count) AS likes, sum(sign * impact_score) AS impact
+    FROM contrib WHERE kind = 'sound' AND k2 IS NOT NULL GROUP BY k1, k2
+    HAVING (sum(sign), sum(sign * views_count), sum(sign * likes_count), sum(sign * impact_score))
+           IS DISTINCT FROM (0, 0, 0, 0)
+    """,
+    *_apply_counted_delta(_SOUND_CREATORS),
     # (hashtag, creator) pair counts first: their zero crossings are the hashtags' creators_count deltas.
     """
     CREATE TEMP TABLE pair_delta ON COMMIT DROP AS

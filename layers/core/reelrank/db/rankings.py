@@ -205,27 +205,28 @@ HASHTAG_CREATORS = ListSpec(
     filters={"platform": _sql("c.platform"), "impact": _sql("c.total_impact_score"), "search": _CREATOR_SEARCH},
 )
 
-# A sound's creators: their figures within the sound (grouped from the sound's facts).
+# A sound's creators: their figures within the sound (sound_creator_counts, kept by ingest and reconcile).
 SOUND_CREATORS = ListSpec(
     name="sound_creators",
     select=sql.Composed(
-        [_CREATOR_COLUMNS, _sql(", s.videos, s.views, s.likes, s.impact")],
+        [
+            _CREATOR_COLUMNS,
+            _sql(", sc.video_count AS videos, sc.total_views AS views, sc.total_likes AS likes,"),
+            _sql(" sc.total_impact_score AS impact"),
+        ]
     ),
-    from_=_sql(
-        "(SELECT f.creator_id, count(*) AS videos, sum(f.views_count) AS views, sum(f.likes_count) AS likes,"
-        " sum(f.impact_score) AS impact FROM video_sound_facts f WHERE f.sound_id = %s AND f.creator_id IS NOT NULL"
-        " GROUP BY f.creator_id) s JOIN creators_hot c ON c.creator_id = s.creator_id"
-    ),
-    id_expr=_sql("s.creator_id"),
+    from_=_sql("sound_creator_counts sc JOIN creators_hot c ON c.creator_id = sc.creator_id"),
+    id_expr=_sql("sc.creator_id"),
     id_kind="text",
     sorts={
-        "views": SortKey(_sql("s.views"), "dec"),
-        "impact": SortKey(_sql("s.impact"), "dec"),
-        "likes": SortKey(_sql("s.likes"), "dec"),
-        "videos": SortKey(_sql("s.videos"), "int"),
+        "views": SortKey(_sql("sc.total_views"), "dec"),
+        "impact": SortKey(_sql("sc.total_impact_score"), "dec"),
+        "likes": SortKey(_sql("sc.total_likes"), "dec"),
+        "videos": SortKey(_sql("sc.video_count"), "int"),
     },
     skewed=True,
-    filters={"platform": _sql("c.platform"), "impact": _sql("s.impact"), "search": _CREATOR_SEARCH},
+    parent=_sql("sc.sound_id = %s"),
+    filters={"platform": _sql("c.platform"), "impact": _sql("sc.total_impact_score"), "search": _CREATOR_SEARCH},
 )
 
 # A community's creators: their figures within the community (community_creator_memberships).
@@ -437,7 +438,7 @@ def fetch_page(
     limit
         Rows per page (1-100).
     from_params
-        Parameters of placeholders inside ``spec.from_`` (the sound of ``SOUND_CREATORS``).
+        Parameters of placeholders inside ``spec.from_`` (no list of this module has any now).
 
     Returns
     -------

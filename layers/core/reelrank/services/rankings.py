@@ -237,7 +237,7 @@ def list_sound_creators(conn: psycopg.Connection[Any], sound_id: str, query: Lis
         q.SOUND_CREATORS,
         query,
         _creator,
-        from_params=(sound_id,),
+        parent=sound_id,
         parent_exists=lambda: q.exists(conn, "sounds", sound_id),
     )
 
