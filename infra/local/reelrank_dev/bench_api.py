@@ -58,6 +58,9 @@ def build_catalogue(conn: psycopg.Connection[Any], n: int) -> None:
         "UPDATE sounds_hot x SET videos_count = s.n, views_total = s.v, likes_total = s.l, total_impact_score = s.i,"
         " last_used_at = s.t FROM (SELECT sound_id, count(*) n, sum(views_count) v, sum(likes_count) l,"
         " sum(impact_score) i, max(created_at) t FROM video_sound_facts GROUP BY 1) s WHERE s.sound_id = x.sound_id",
+        "INSERT INTO sound_creator_counts (sound_id, creator_id, video_count, total_views, total_likes,"
+        " total_impact_score) SELECT sound_id, creator_id, count(*), sum(views_count), sum(likes_count),"
+        " sum(impact_score) FROM video_sound_facts GROUP BY 1, 2",
         "INSERT INTO hashtag_creator_counts (hashtag, creator_id, video_count) SELECT hashtag, creator_id, count(*)"
         " FROM video_hashtag_facts GROUP BY 1, 2",
         "UPDATE hashtags_hot x SET videos_count = s.n, views_total = s.v, likes_total = s.l, total_impact_score = s.i,"
