@@ -88,6 +88,11 @@ ORDERS = [
     ),
     (
         "/hashtags/tag0/creators",
+        "views",
+        "SELECT creator_id FROM hashtag_creator_counts WHERE hashtag = 'tag0' ORDER BY total_views DESC, creator_id DESC",
+    ),
+    (
+        "/hashtags/tag0/creators",
         "followers",
         "SELECT h.creator_id FROM hashtag_creator_counts h JOIN creators_hot c USING (creator_id)"
         " WHERE h.hashtag = 'tag0' ORDER BY c.followers_count DESC NULLS LAST, h.creator_id DESC",

@@ -105,6 +105,12 @@ CORRUPTIONS: dict[str, tuple[str | None, str]] = {
         "DELETE FROM hashtag_creator_counts WHERE (hashtag, creator_id) = (SELECT hashtag, creator_id FROM"
         " hashtag_creator_counts ORDER BY 1, 2 OFFSET %(n)s %% 20 LIMIT 1) RETURNING 'hc:' || hashtag || creator_id",
     ),
+    "hashtag_pair_total": (
+        "hashtags",
+        "UPDATE hashtag_creator_counts SET total_views = total_views + 1 WHERE (hashtag, creator_id) ="
+        " (SELECT hashtag, creator_id FROM hashtag_creator_counts ORDER BY 1, 2 OFFSET %(n)s %% 20 LIMIT 1)"
+        " RETURNING 'hc:' || hashtag || creator_id",
+    ),
     "hashtag_platform": (
         "hashtags",
         "UPDATE hashtag_platform_totals SET likes_total = likes_total + 3"

@@ -190,6 +190,21 @@ SORTED_QUERIES = [
         " ORDER BY video_count DESC, creator_id DESC LIMIT 50",
         "sound_creators_videos_idx",
     ),
+    (
+        "SELECT creator_id FROM hashtag_creator_counts WHERE hashtag = 'h'"
+        " ORDER BY total_views DESC, creator_id DESC LIMIT 50",
+        "hashtag_creator_counts_views_idx",
+    ),
+    (
+        "SELECT creator_id FROM hashtag_creator_counts WHERE hashtag = 'h'"
+        " ORDER BY total_impact_score DESC, creator_id DESC LIMIT 50",
+        "hashtag_creator_counts_impact_idx",
+    ),
+    (
+        "SELECT creator_id FROM hashtag_creator_counts WHERE hashtag = 'h'"
+        " ORDER BY total_likes DESC, creator_id DESC LIMIT 50",
+        "hashtag_creator_counts_likes_idx",
+    ),
     ("SELECT video_id FROM videos_hot WHERE caption ILIKE '%edit%'", "videos_caption_trgm"),
     (
         "SELECT creator_id FROM creators_hot"
@@ -233,3 +248,36 @@ def test_sound_creators_by_views_is_an_index_scan_of_the_pair_totals(
     assert "Sort" not in plan, plan
     assert "Aggregate" not in plan, plan
     assert "video_sound_facts" not in plan, plan
+
+
+@pytest.mark.parametrize("after", [None, rankings.Keyset(Decimal(1000), "c")])
+@pytest.mark.parametrize(
+    ("sort", "index"),
+    [
+        ("views", "hashtag_creator_counts_views_idx"),
+        ("impact", "hashtag_creator_counts_impact_idx"),
+        ("likes", "hashtag_creator_counts_likes_idx"),
+    ],
+)
+def test_hashtag_creators_by_their_figures_within_it_is_an_index_scan_of_the_pair_totals(
+    db: psycopg.Connection[Any], sort: str, index: str, after: rankings.Keyset | None
+) -> None:
+    # The query the API runs for GET /hashtags/{tag}/creators?sort=views|impact|likes (first page and a deep page by
+    # cursor): it must read hashtag_creator_counts in the sort's index order (no join-then-sort of all the tag's
+    # creators, no GROUP BY of the facts), so a page 10,000 rows deep costs what the first one costs.
+    spec, key = rankings.HASHTAG_CREATORS, rankings.HASHTAG_CREATORS.sorts[sort]
+    assert spec.parent is not None
+    conds: list[sql.Composable] = [spec.parent]
+    params: list[Any] = ["h"]
+    if after is not None:
+        conds.append(sql.SQL("({}, {}) < (%s, %s)").format(key.expr, spec.id_expr))
+        params += [after.value, after.id]
+    query = rankings._select(spec, key, conds)
+    db.execute("SET enable_seqscan = off")
+    db.execute("SET enable_sort = off")
+    rows = db.execute(sql.SQL("EXPLAIN {}").format(query), [*params, 51]).fetchall()
+    plan = "\n".join(str(r[0]) for r in rows)
+    assert index in plan, plan
+    assert "Sort" not in plan, plan
+    assert "Aggregate" not in plan, plan
+    assert "video_hashtag_facts" not in plan, plan

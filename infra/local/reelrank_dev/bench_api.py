@@ -61,8 +61,9 @@ def build_catalogue(conn: psycopg.Connection[Any], n: int) -> None:
         "INSERT INTO sound_creator_counts (sound_id, creator_id, video_count, total_views, total_likes,"
         " total_impact_score) SELECT sound_id, creator_id, count(*), sum(views_count), sum(likes_count),"
         " sum(impact_score) FROM video_sound_facts GROUP BY 1, 2",
-        "INSERT INTO hashtag_creator_counts (hashtag, creator_id, video_count) SELECT hashtag, creator_id, count(*)"
-        " FROM video_hashtag_facts GROUP BY 1, 2",
+        "INSERT INTO hashtag_creator_counts (hashtag, creator_id, video_count, total_views, total_likes,"
+        " total_impact_score) SELECT hashtag, creator_id, count(*), sum(views_count), sum(likes_count),"
+        " sum(impact_score) FROM video_hashtag_facts GROUP BY 1, 2",
         "UPDATE hashtags_hot x SET videos_count = s.n, views_total = s.v, likes_total = s.l, total_impact_score = s.i,"
         " trend_score = s.v / (1 + s.n), creators_count = s.c, last_seen_at = now() - (s.n %% 97) * interval '1 hour'"
         " FROM (SELECT hashtag, count(*) n, sum(views_count) v, sum(likes_count) l, sum(impact_score) i,"

@@ -187,35 +187,43 @@ SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM made)
 """
 
 # Every hashtag-derived table from one pass over the facts: the (hashtag, platform, creator) groups are computed once
-# and give the (hashtag, creator) pair counts, the per-platform totals and the hashtags' totals. creators_count is the
-# number of pairs, so no count(DISTINCT …) over millions of facts (PERF_NOTES "Aggregates"); per platform the creators
-# are counted from the groups, a hash aggregate rather than a sorting count(DISTINCT …). Measured at 200,000 videos:
-# one pass instead of three scans and aggregations of the facts (README benchmarks). Platform rows are kept at zero when
-# a platform has no videos left, as the ingest path does; pair rows exist only while their count is positive.
+# and give the (hashtag, creator) pairs (counts and sums), the per-platform totals and the hashtags' totals.
+# creators_count is the number of pairs, so no count(DISTINCT …) over millions of facts (PERF_NOTES "Aggregates"); per
+# platform the creators are counted from the groups, a hash aggregate rather than a sorting count(DISTINCT …). Measured
+# at 200,000 videos (before the pairs had sums): one pass instead of three scans and aggregations of the facts (README
+# benchmarks). Platform rows are kept at zero when a platform has no videos left, as the ingest path does; pair rows
+# exist only while their count is positive.
 HASHTAG_TOTALS: LiteralString = """
-WITH t AS MATERIALIZED (
-    SELECT hashtag, platform, creator_id, count(*)::bigint AS n
-    FROM video_hashtag_facts GROUP BY hashtag, platform, creator_id
-), sums AS (  -- summed per (hashtag, platform) straight from the facts: numeric sums per creator group cost 3x more
-    SELECT hashtag, platform, count(*)::bigint AS n, sum(views_count)::numeric AS views,
+WITH t AS MATERIALIZED (  -- summed per (hashtag, platform, creator): the pairs' figures need the sums per creator
+    SELECT hashtag, platform, creator_id, count(*)::bigint AS n, sum(views_count)::numeric AS views,
            sum(likes_count)::numeric AS likes, sum(impact_score)::numeric AS impact
-    FROM video_hashtag_facts GROUP BY hashtag, platform
-), pairs AS MATERIALIZED (
-    SELECT hashtag, creator_id, sum(n)::bigint AS video_count
+    FROM video_hashtag_facts GROUP BY hashtag, platform, creator_id
+), sums AS (
+    SELECT hashtag, platform, sum(n)::bigint AS n, sum(views)::numeric AS views, sum(likes)::numeric AS likes,
+           sum(impact)::numeric AS impact
+    FROM t GROUP BY hashtag, platform
+), pairs AS MATERIALIZED (  -- each creator's figures within the hashtag (GET /hashtags/{tag}/creators)
+    SELECT hashtag, creator_id, sum(n)::bigint AS video_count, sum(views)::numeric AS total_views,
+           sum(likes)::numeric AS total_likes, sum(impact)::numeric AS total_impact_score
     FROM t WHERE creator_id IS NOT NULL GROUP BY hashtag, creator_id
 ), pair_diff AS MATERIALIZED (
-    SELECT hashtag, creator_id, e.video_count
+    SELECT hashtag, creator_id, e.video_count, e.total_views, e.total_likes, e.total_impact_score
     FROM pairs e FULL JOIN hashtag_creator_counts a USING (hashtag, creator_id)
-    WHERE a.video_count IS DISTINCT FROM e.video_count
+    WHERE (a.video_count, a.total_views, a.total_likes, a.total_impact_score)
+          IS DISTINCT FROM (e.video_count, e.total_views, e.total_likes, e.total_impact_score)
 ), pairs_gone AS (
     DELETE FROM hashtag_creator_counts a USING pair_diff d
     WHERE d.video_count IS NULL AND a.hashtag = d.hashtag AND a.creator_id = d.creator_id
     RETURNING 1
 ), pairs_made AS (
-    INSERT INTO hashtag_creator_counts AS a (hashtag, creator_id, video_count)
-    SELECT hashtag, creator_id, video_count FROM pair_diff WHERE video_count IS NOT NULL
+    INSERT INTO hashtag_creator_counts AS a (hashtag, creator_id, video_count, total_views, total_likes,
+                                             total_impact_score)
+    SELECT hashtag, creator_id, video_count, total_views, total_likes, total_impact_score
+    FROM pair_diff WHERE video_count IS NOT NULL
     ORDER BY hashtag, creator_id
-    ON CONFLICT (hashtag, creator_id) DO UPDATE SET video_count = excluded.video_count
+    ON CONFLICT (hashtag, creator_id) DO UPDATE SET
+        video_count = excluded.video_count, total_views = excluded.total_views, total_likes = excluded.total_likes,
+        total_impact_score = excluded.total_impact_score
     RETURNING 1
 ), p AS MATERIALIZED (
     SELECT hashtag, platform, s.n AS videos_count, c.creators AS creators_count, s.views AS views_total,

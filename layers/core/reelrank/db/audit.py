@@ -184,9 +184,12 @@ _CHECKS: tuple[tuple[str, str], ...] = (
         "hashtag_creator_counts",
         """
         SELECT CASE WHEN t.hashtag IS NULL THEN 'missing'
-                    WHEN t.video_count IS DISTINCT FROM e.video_count THEN 'drift' ELSE 'ok' END,
-               format('#%%s by %%s: %%s videos (recomputed: %%s)', f.hashtag, f.creator_id, t.video_count,
-                      e.video_count)
+                    WHEN (t.video_count, t.total_views, t.total_likes, t.total_impact_score)
+                         IS DISTINCT FROM (e.video_count, e.total_views, e.total_likes, e.total_impact_score)
+                    THEN 'drift' ELSE 'ok' END,
+               format('#%%s by %%s: %%s videos, %%s views, impact %%s (recomputed: %%s videos, %%s views, impact %%s)',
+                      f.hashtag, f.creator_id, t.video_count, t.total_views, t.total_impact_score,
+                      e.video_count, e.total_views, e.total_impact_score)
         FROM video_hashtag_facts f
         LEFT JOIN hashtag_creator_counts t ON (t.hashtag, t.creator_id) = (f.hashtag, f.creator_id)
         LEFT JOIN expected_hashtag_creator_counts e ON (e.hashtag, e.creator_id) = (f.hashtag, f.creator_id)

@@ -78,7 +78,13 @@ class _CountedTable:
 
 
 _PAIR_COUNTS = _CountedTable(
-    "hashtag_creator_counts", ("hashtag", "creator_id"), "pair_delta", "video_count", (), True, True
+    "hashtag_creator_counts",
+    ("hashtag", "creator_id"),
+    "pair_delta",
+    "video_count",
+    (("total_views", "views"), ("total_likes", "likes"), ("total_impact_score", "impact")),
+    True,
+    True,
 )
 _SOUND_CREATORS = _CountedTable(
     "sound_creator_counts",
@@ -534,11 +540,15 @@ _FACT_AND_AGGREGATE_STEPS: tuple[str | sql.Composed, ...] = (
            IS DISTINCT FROM (0, 0, 0, 0)
     """,
     *_apply_counted_delta(_SOUND_CREATORS),
-    # (hashtag, creator) pair counts first: their zero crossings are the hashtags' creators_count deltas.
+    # (hashtag, creator) pairs first: their zero crossings (rows created or dropped, not rows whose sums alone move)
+    # are the hashtags' creators_count deltas; their sums are each creator's figures within the hashtag.
     """
     CREATE TEMP TABLE pair_delta ON COMMIT DROP AS
-    SELECT k1 AS hashtag, k2 AS creator_id, min(platform) AS platform, sum(sign)::bigint AS n
-    FROM contrib WHERE kind = 'hashtag' AND k2 IS NOT NULL GROUP BY k1, k2 HAVING sum(sign) <> 0
+    SELECT k1 AS hashtag, k2 AS creator_id, min(platform) AS platform, sum(sign)::bigint AS n,
+           sum(sign * views_count) AS views, sum(sign * likes_count) AS likes, sum(sign * impact_score) AS impact
+    FROM contrib WHERE kind = 'hashtag' AND k2 IS NOT NULL GROUP BY k1, k2
+    HAVING (sum(sign), sum(sign * views_count), sum(sign * likes_count), sum(sign * impact_score))
+           IS DISTINCT FROM (0, 0, 0, 0)
     """,
     *_apply_counted_delta(_PAIR_COUNTS),
     """

@@ -180,7 +180,9 @@ CREATORS = ListSpec(
     filters={"platform": _sql("c.platform"), "impact": _sql("c.total_impact_score"), "search": _CREATOR_SEARCH},
 )
 
-# A hashtag's creators: the creator's own figures, plus how many of their videos carry the tag.
+# A hashtag's creators: the creator's own figures, plus how many of their videos carry the tag. Sorted by views, impact
+# or likes, they rank by their figures within the hashtag (hashtag_creator_counts' sums, kept by ingest and reconcile,
+# sql/0016): a keyset scan of the pair table's index in the sort's order, as for a sound's or a community's creators.
 HASHTAG_CREATORS = ListSpec(
     name="hashtag_creators",
     select=sql.Composed(
@@ -194,9 +196,9 @@ HASHTAG_CREATORS = ListSpec(
     id_expr=_sql("hc.creator_id"),
     id_kind="text",
     sorts={
-        "views": SortKey(_sql("c.total_play_count"), "dec"),
-        "impact": SortKey(_sql("c.total_impact_score"), "dec"),
-        "likes": SortKey(_sql("c.likes_total"), "dec"),
+        "views": SortKey(_sql("hc.total_views"), "dec"),
+        "impact": SortKey(_sql("hc.total_impact_score"), "dec"),
+        "likes": SortKey(_sql("hc.total_likes"), "dec"),
         "followers": SortKey(_sql("c.followers_count"), "int", nullable=True),
         "videos": SortKey(_sql("hc.video_count"), "int"),
     },

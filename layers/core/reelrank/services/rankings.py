@@ -218,7 +218,10 @@ def list_creators(conn: psycopg.Connection[Any], query: ListQuery) -> Page[Creat
 
 
 def list_hashtag_creators(conn: psycopg.Connection[Any], tag: str, query: ListQuery) -> Page[HashtagCreatorItem]:
-    """``GET /hashtags/{tag}/creators``: the creators' own figures; ``hashtagVideos`` counts their videos with it."""
+    """``GET /hashtags/{tag}/creators``: the creators' own figures; ``hashtagVideos`` counts their videos with it.
+
+    Sorted by views, impact or likes, the creators rank by those figures within the hashtag (their videos carrying it).
+    """
     key = hashtag_key(tag)
     return _page(
         conn,
