@@ -145,6 +145,22 @@ def test_sound_creators_are_the_creators_figures_within_the_sound(api: ApiClient
     assert [(i["id"], i["videos"], i["views"]) for i in items] == [(c, n, int(v)) for c, n, v in expected]
 
 
+def test_hashtag_creators_show_and_sort_by_their_figures_within_the_hashtag(
+    api: ApiClient, sql: psycopg.Connection[Any]
+) -> None:
+    # The figures an item shows are the ones it is sorted by: the creator's videos, views and likes carrying the tag
+    expected = sql.execute(
+        "SELECT f.creator_id, count(*), sum(v.views_count), sum(v.likes_count) FROM video_hashtag_facts f"
+        " JOIN videos_hot v USING (video_id) WHERE f.hashtag = 'tag0' AND f.creator_id IS NOT NULL"
+        " GROUP BY 1 ORDER BY sum(v.views_count) DESC, f.creator_id DESC"
+    ).fetchall()
+    assert expected
+    items = api.walk("/hashtags/tag0/creators", sort="views", limit=5)
+    assert [(i["id"], i["videos"], i["views"], i["likes"]) for i in items] == [
+        (c, n, int(v), int(lk)) for c, n, v, lk in expected
+    ]
+
+
 def test_list_envelope_items_and_cache_control(api: ApiClient, sql: psycopg.Connection[Any]) -> None:
     response = api.get("/videos", limit=5)
     assert response.status == 200

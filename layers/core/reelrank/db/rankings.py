@@ -180,16 +180,16 @@ CREATORS = ListSpec(
     filters={"platform": _sql("c.platform"), "impact": _sql("c.total_impact_score"), "search": _CREATOR_SEARCH},
 )
 
-# A hashtag's creators: the creator's own figures, plus how many of their videos carry the tag. Sorted by views, impact
-# or likes, they rank by their figures within the hashtag (hashtag_creator_counts' sums, kept by ingest and reconcile,
-# sql/0016): a keyset scan of the pair table's index in the sort's order, as for a sound's or a community's creators.
+# A hashtag's creators: their figures within the hashtag (hashtag_creator_counts' count and sums, kept by ingest and
+# reconcile, sql/0016), shown and sorted alike: a keyset scan of the pair table's index in the sort's order, as for a
+# sound's or a community's creators.
 HASHTAG_CREATORS = ListSpec(
     name="hashtag_creators",
     select=sql.Composed(
         [
             _CREATOR_COLUMNS,
-            _sql(", c.videos_count AS videos, c.total_play_count AS views, c.likes_total AS likes,"),
-            _sql(" c.total_impact_score AS impact, hc.video_count AS hashtag_videos"),
+            _sql(", hc.video_count AS videos, hc.total_views AS views, hc.total_likes AS likes,"),
+            _sql(" hc.total_impact_score AS impact, hc.video_count AS hashtag_videos"),
         ]
     ),
     from_=_sql("hashtag_creator_counts hc JOIN creators_hot c ON c.creator_id = hc.creator_id"),
@@ -204,7 +204,7 @@ HASHTAG_CREATORS = ListSpec(
     },
     skewed=True,
     parent=_sql("hc.hashtag = %s"),
-    filters={"platform": _sql("c.platform"), "impact": _sql("c.total_impact_score"), "search": _CREATOR_SEARCH},
+    filters={"platform": _sql("c.platform"), "impact": _sql("hc.total_impact_score"), "search": _CREATOR_SEARCH},
 )
 
 # A sound's creators: their figures within the sound (sound_creator_counts, kept by ingest and reconcile).
