@@ -180,78 +180,49 @@ CREATORS = ListSpec(
     filters={"platform": _sql("c.platform"), "impact": _sql("c.total_impact_score"), "search": _CREATOR_SEARCH},
 )
 
-# A hashtag's creators: their figures within the hashtag (hashtag_creator_counts' count and sums, kept by ingest and
-# reconcile, sql/0016), shown and sorted alike: a keyset scan of the pair table's index in the sort's order, as for a
-# sound's or a community's creators.
-HASHTAG_CREATORS = ListSpec(
-    name="hashtag_creators",
-    select=sql.Composed(
-        [
-            _CREATOR_COLUMNS,
-            _sql(", hc.video_count AS videos, hc.total_views AS views, hc.total_likes AS likes,"),
-            _sql(" hc.total_impact_score AS impact, hc.video_count AS hashtag_videos"),
-        ]
-    ),
-    from_=_sql("hashtag_creator_counts hc JOIN creators_hot c ON c.creator_id = hc.creator_id"),
-    id_expr=_sql("hc.creator_id"),
-    id_kind="text",
-    sorts={
-        "views": SortKey(_sql("hc.total_views"), "dec"),
-        "impact": SortKey(_sql("hc.total_impact_score"), "dec"),
-        "likes": SortKey(_sql("hc.total_likes"), "dec"),
-        "followers": SortKey(_sql("c.followers_count"), "int", nullable=True),
-        "videos": SortKey(_sql("hc.video_count"), "int"),
-    },
-    skewed=True,
-    parent=_sql("hc.hashtag = %s"),
-    filters={"platform": _sql("c.platform"), "impact": _sql("hc.total_impact_score"), "search": _CREATOR_SEARCH},
-)
 
-# A sound's creators: their figures within the sound (sound_creator_counts, kept by ingest and reconcile).
-SOUND_CREATORS = ListSpec(
-    name="sound_creators",
-    select=sql.Composed(
-        [
-            _CREATOR_COLUMNS,
-            _sql(", sc.video_count AS videos, sc.total_views AS views, sc.total_likes AS likes,"),
-            _sql(" sc.total_impact_score AS impact"),
-        ]
-    ),
-    from_=_sql("sound_creator_counts sc JOIN creators_hot c ON c.creator_id = sc.creator_id"),
-    id_expr=_sql("sc.creator_id"),
-    id_kind="text",
-    sorts={
-        "views": SortKey(_sql("sc.total_views"), "dec"),
-        "impact": SortKey(_sql("sc.total_impact_score"), "dec"),
-        "likes": SortKey(_sql("sc.total_likes"), "dec"),
-        "videos": SortKey(_sql("sc.video_count"), "int"),
-    },
-    skewed=True,
-    parent=_sql("sc.sound_id = %s"),
-    filters={"platform": _sql("c.platform"), "impact": _sql("sc.total_impact_score"), "search": _CREATOR_SEARCH},
-)
+def _nested_creators(
+    name: str, table: str, parent_column: str, *, likes: bool, followers: bool = False, hashtag_videos: bool = False
+) -> ListSpec:
+    """A parent's creators with their figures within it, from a pair table kept by ingest and reconcile (video_count,
+    total_views, total_likes, total_impact_score): a keyset scan of the pair table's index in the sort's order."""
+    p = sql.Identifier("p")
+    sorts = {
+        "views": SortKey(sql.SQL("{}.total_views").format(p), "dec"),
+        "impact": SortKey(sql.SQL("{}.total_impact_score").format(p), "dec"),
+    }
+    if likes:
+        sorts["likes"] = SortKey(sql.SQL("{}.total_likes").format(p), "dec")
+    if followers:  # the creator's own follower count: a join and sort, not a pair-table index
+        sorts["followers"] = SortKey(_sql("c.followers_count"), "int", nullable=True)
+    sorts["videos"] = SortKey(sql.SQL("{}.video_count").format(p), "int")
+    return ListSpec(
+        name=name,
+        select=sql.Composed(
+            [
+                _CREATOR_COLUMNS,
+                _sql(", p.video_count AS videos, p.total_views AS views, p.total_likes AS likes,"),
+                _sql(" p.total_impact_score AS impact"),
+                _sql(", p.video_count AS hashtag_videos") if hashtag_videos else _sql(""),
+            ]
+        ),
+        from_=sql.SQL("{} p JOIN creators_hot c ON c.creator_id = p.creator_id").format(sql.Identifier(table)),
+        id_expr=_sql("p.creator_id"),
+        id_kind="text",
+        sorts=sorts,
+        skewed=True,
+        parent=sql.SQL("p.{} = %s").format(sql.Identifier(parent_column)),
+        filters={"platform": _sql("c.platform"), "impact": _sql("p.total_impact_score"), "search": _CREATOR_SEARCH},
+    )
 
-# A community's creators: their figures within the community (community_creator_memberships).
-COMMUNITY_CREATORS = ListSpec(
-    name="community_creators",
-    select=sql.Composed(
-        [
-            _CREATOR_COLUMNS,
-            _sql(", m.video_count AS videos, m.total_views AS views, m.total_likes AS likes,"),
-            _sql(" m.total_impact_score AS impact"),
-        ]
-    ),
-    from_=_sql("community_creator_memberships m JOIN creators_hot c ON c.creator_id = m.creator_id"),
-    id_expr=_sql("m.creator_id"),
-    id_kind="text",
-    sorts={
-        "views": SortKey(_sql("m.total_views"), "dec"),
-        "impact": SortKey(_sql("m.total_impact_score"), "dec"),
-        "videos": SortKey(_sql("m.video_count"), "int"),
-    },
-    skewed=True,
-    parent=_sql("m.community_id = %s"),
-    filters={"platform": _sql("c.platform"), "impact": _sql("m.total_impact_score"), "search": _CREATOR_SEARCH},
+
+# sql/0016, sql/0015 and sql/0004 keep the pairs; shown and sorted alike
+HASHTAG_CREATORS = _nested_creators(
+    "hashtag_creators", "hashtag_creator_counts", "hashtag", likes=True, followers=True, hashtag_videos=True
+)
+SOUND_CREATORS = _nested_creators("sound_creators", "sound_creator_counts", "sound_id", likes=True)
+COMMUNITY_CREATORS = _nested_creators(
+    "community_creators", "community_creator_memberships", "community_id", likes=False
 )
 
 SOUNDS = ListSpec(
