@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
+from reelrank.db.aggregate_repair import TOTALS_STEPS
 from reelrank.errors import BackfillJobNotFoundError
 from reelrank.models.backfill import BackfillContinuationRecord, BackfillRequest
 from reelrank.services.backfill import (
@@ -136,13 +137,60 @@ def test_a_run_cut_off_during_the_aggregate_refresh_continues_from_the_next_step
     first = backfill_impact(db, BackfillRequest(), settings=SMALL_BATCHES, remaining_ms=remaining_ms)
     assert first.status == "continuing"
     steps_done = db.execute(
-        "SELECT phase, aggregate_steps_done FROM backfill_jobs WHERE job_id = %s", (first.job_id,)
+        "SELECT phase, aggregate_steps_done, aggregate_steps_completed FROM backfill_jobs WHERE job_id = %s",
+        (first.job_id,),
     ).fetchone()
-    assert steps_done == ("aggregates", 1)
+    assert steps_done == ("aggregates", 1, [TOTALS_STEPS[0].name])
     # When it continues
     second = backfill_impact(db, BackfillRequest(job_id=first.job_id), settings=SMALL_BATCHES)
     # Then it completes and every aggregate is exact
     assert second.status == "completed"
+    assert drift(db) == []
+
+
+def test_a_job_resumed_after_a_deploy_changed_the_step_list_runs_every_step_it_has_not_completed(
+    db: psycopg.Connection[Any],
+) -> None:
+    # Given a job stopped in its aggregate refresh under an older step list: it completed a step since retired and
+    # every current step but "creators", and its count of steps done (an index into the old list) says all but one
+    build_catalogue(db, n=40)
+    job = start_backfill(db)
+    names = [s.name for s in TOTALS_STEPS]
+    assert "creators" in names[:-1]  # not the last step: an index-based resume would skip it
+    completed = sorted({*names, "retired_step"} - {"creators"})
+    db.execute(
+        "UPDATE backfill_jobs SET status = 'continuing', phase = 'aggregates', weights_version = active_impact_version(),"
+        " aggregate_steps_done = %s, aggregate_steps_completed = %s WHERE job_id = %s",
+        (len(names) - 1, completed, job.job_id),
+    )
+    # and the creators' totals drifted meanwhile
+    db.execute("UPDATE creators_hot SET total_play_count = total_play_count + 5 WHERE creator_id = 'bo'")
+    assert drift(db) == [("creators_hot", "bo")]
+    # When the job is continued
+    done = backfill_impact(db, BackfillRequest(job_id=job.job_id), settings=SMALL_BATCHES)
+    # Then the one step it had not completed ran (and only it wrote), and every aggregate is exact
+    assert (done.status, done.aggregates_updated) == ("completed", 1)
+    assert drift(db) == []
+    row = db.execute(
+        "SELECT aggregate_steps_done, aggregate_steps_completed FROM backfill_jobs WHERE job_id = %s", (job.job_id,)
+    ).fetchone()
+    assert row == (len(names), sorted({*names, "retired_step"}))
+
+
+def test_a_job_checkpointed_by_count_before_step_names_existed_reruns_every_step(db: psycopg.Connection[Any]) -> None:
+    # Given a job checkpointed by the old count only (3 steps done, no names) and drift in the first step's tables
+    build_catalogue(db, n=40)
+    job = start_backfill(db)
+    db.execute(
+        "UPDATE backfill_jobs SET status = 'continuing', phase = 'aggregates', weights_version = active_impact_version(),"
+        " aggregate_steps_done = 3 WHERE job_id = %s",
+        (job.job_id,),
+    )
+    db.execute("UPDATE creators_hot SET videos_count = videos_count + 1 WHERE creator_id = 'ana'")
+    # When it is continued
+    done = backfill_impact(db, BackfillRequest(job_id=job.job_id), settings=SMALL_BATCHES)
+    # Then every step ran (the count cannot say which ones were done), so nothing is left drifted
+    assert done.status == "completed"
     assert drift(db) == []
 
 

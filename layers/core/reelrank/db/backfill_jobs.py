@@ -25,6 +25,7 @@ class BackfillJobRow:
     phase: str
     last_video_id: str | None
     aggregate_steps_done: int
+    aggregate_steps_completed: list[str]
     videos_scanned: int
     videos_updated: int
     batches: int
@@ -37,7 +38,8 @@ class BackfillJobRow:
 
 
 _SELECT = sql.SQL(
-    "SELECT job_id, mode, status, weights_version, phase, last_video_id, aggregate_steps_done, videos_scanned,"
+    "SELECT job_id, mode, status, weights_version, phase, last_video_id, aggregate_steps_done,"
+    " aggregate_steps_completed, videos_scanned,"
     " videos_updated, batches, aggregates_updated, invocations, duration_ms, error, created_at, finished_at"
     " FROM backfill_jobs"
 )

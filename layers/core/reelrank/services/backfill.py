@@ -26,7 +26,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from psycopg import sql
 
 from reelrank.db import backfill_jobs, impact_rescore
-from reelrank.db.aggregate_repair import TOTALS_STEPS, lock_out_ingest
+from reelrank.db.aggregate_repair import TOTALS_STEPS, RepairStep, lock_out_ingest
 from reelrank.db.backfill_jobs import BackfillJobRow
 from reelrank.db.impact_weights import fetch_active_weights
 from reelrank.errors import BackfillJobNotFoundError, ReelrankError
@@ -217,7 +217,13 @@ class _Run:
             pass
 
     def _reset(self, weights: ImpactWeightsResponse) -> BackfillJobRow:
-        self.checkpoint(weights_version=weights.version, phase="videos", last_video_id=None, aggregate_steps_done=0)
+        self.checkpoint(
+            weights_version=weights.version,
+            phase="videos",
+            last_video_id=None,
+            aggregate_steps_done=0,
+            aggregate_steps_completed=[],
+        )
         job = backfill_jobs.fetch_job(self.conn, self.job.job_id)
         assert job is not None
         return job
@@ -269,18 +275,29 @@ class _Run:
         job = backfill_jobs.fetch_job(self.conn, self.job.job_id)
         assert job is not None
         self.job = job
-        for index in range(job.aggregate_steps_done, len(TOTALS_STEPS)):
+        # Checkpointed by step name, not by position: a deploy that changes the step list while a job is between two
+        # steps must not make it skip a step it never ran. A step of the current list that the job has not recorded
+        # runs (again, for a job checkpointed by a count before sql/0018: every step is idempotent).
+        done = set(job.aggregate_steps_completed)
+        for step in TOTALS_STEPS:
+            if step.name in done:
+                continue
             if self.out_of_time():
                 return "continuing"
-            step = TOTALS_STEPS[index]
 
-            def refresh(step_index: int = index) -> None:
+            def refresh(s: RepairStep = step) -> None:
+                completed = done | {s.name}
                 with self.conn.transaction():
                     lock_out_ingest(self.conn, self.settings.backfill_lock_timeout_ms)
-                    written = TOTALS_STEPS[step_index].run(self.conn)
-                    self.checkpoint({"aggregates_updated": written}, aggregate_steps_done=step_index + 1)
+                    written = s.run(self.conn)
+                    self.checkpoint(
+                        {"aggregates_updated": written},
+                        aggregate_steps_done=sum(1 for t in TOTALS_STEPS if t.name in completed),
+                        aggregate_steps_completed=sorted(completed),
+                    )
 
             retrying(refresh)
+            done.add(step.name)
             logger.debug("aggregate step done", job_id=job.job_id, step=step.name)
         return "done"
 
