@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 
 from reelrank.models.canonical import BIGINT_MAX, CanonicalHashtag
 
@@ -353,12 +354,21 @@ def dedupe_hashtags(displays: Iterable[str]) -> tuple[CanonicalHashtag, ...]:
     """
     seen: dict[str, CanonicalHashtag] = {}
     for display in displays:
-        tag = normalize_hashtag(display)
-        if tag is None or tag in seen or len(tag) > _MAX_TAG_LENGTH:
-            continue
-        shown = _LEADING_HASH_SIGNS_OR_SPACE.sub("", display).rstrip()
-        seen[tag] = CanonicalHashtag(tag=tag, display=shown or tag)
+        hashtag = _hashtag_of(display)
+        if hashtag is not None and hashtag.tag not in seen:
+            seen[hashtag.tag] = hashtag
     return tuple(seen.values())
+
+
+# Hashtags follow a steep power law (a few tags are on a large share of all videos), so a snapshot normalises the same
+# few thousand spellings over and over: remember them (the models are frozen, so one object can serve every record).
+@lru_cache(maxsize=65_536)
+def _hashtag_of(display: str) -> CanonicalHashtag | None:
+    tag = normalize_hashtag(display)
+    if tag is None or len(tag) > _MAX_TAG_LENGTH:
+        return None
+    shown = _LEADING_HASH_SIGNS_OR_SPACE.sub("", display).rstrip()
+    return CanonicalHashtag(tag=tag, display=shown or tag)
 
 
 def normalize_handle(text: str | None) -> str | None:
