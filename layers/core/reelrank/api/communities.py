@@ -41,6 +41,13 @@ NestedSort = Annotated[
     Literal["views", "impact", "videos"],
     Query(description="Figures within the community: views (default), impact, videos."),
 ]
+NestedCreatorSort = Annotated[
+    Literal["views", "impact", "followers", "videos"],
+    Query(
+        description="Figures within the community: views (default), impact, videos; followers: the creator's own "
+        "follower count (unknown last)."
+    ),
+]
 
 
 @router.get(
@@ -114,7 +121,7 @@ def list_community_videos(
 )
 def list_community_creators(
     community: CommunityIdent,
-    sort: NestedSort = "views",
+    sort: NestedCreatorSort = "views",
     limit: Limit = 50,
     cursor: Cursor = None,
     platform: Platform = None,

@@ -41,8 +41,8 @@ NestedVideoSort = Annotated[
 ]
 NestedCreatorSort = Annotated[
     Literal["views", "impact", "likes", "followers", "videos"],
-    Query(description="views (default), impact, likes, followers: the creators' own figures; videos: their videos "
-          "carrying the hashtag."),
+    Query(description="views (default), impact, likes, videos: the creators' figures within the hashtag (their videos "
+          "carrying it); followers: the creator's own follower count (unknown last)."),
 ]  # fmt: skip
 
 

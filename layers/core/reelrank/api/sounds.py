@@ -38,8 +38,11 @@ NestedVideoSort = Annotated[
     Query(description="views (default); impact; recent: newest posted first."),
 ]
 NestedCreatorSort = Annotated[
-    Literal["views", "impact", "likes", "videos"],
-    Query(description="The creators' figures within this sound: views (default), impact, likes, videos."),
+    Literal["views", "impact", "likes", "followers", "videos"],
+    Query(
+        description="The creators' figures within this sound: views (default), impact, likes, videos; followers: the "
+        "creator's own follower count (unknown last)."
+    ),
 ]
 
 

@@ -15,6 +15,7 @@ a generic plan after five executions, which suits typical parents and not the 23
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, LiteralString
@@ -54,6 +55,8 @@ class ListSpec:
     parent: sql.Composable | None = None  # "f.hashtag = %s": the condition that picks the parent's rows
     # the column each filter applies to: platform (=), impact (>=, <=), time (>= cutoff), search (ILIKE)
     filters: dict[str, sql.Composable] = field(default_factory=dict)
+    # nested creator lists: the pair table keyed (parent, creator_id), for sort=followers' walk (see fetch_page)
+    pair_table: str | None = None
 
     @property
     def default_sort(self) -> str:
@@ -182,10 +185,14 @@ CREATORS = ListSpec(
 
 
 def _nested_creators(
-    name: str, table: str, parent_column: str, *, likes: bool, followers: bool = False, hashtag_videos: bool = False
+    name: str, table: str, parent_column: str, *, likes: bool, hashtag_videos: bool = False
 ) -> ListSpec:
     """A parent's creators with their figures within it, from a pair table kept by ingest and reconcile (video_count,
-    total_views, total_likes, total_impact_score): a keyset scan of the pair table's index in the sort's order."""
+    total_views, total_likes, total_impact_score): a keyset scan of the pair table's index in the sort's order.
+
+    ``followers`` is the creator's own follower count, which the pair rows do not carry (copying it into every pair
+    row on every profile change would put a fan-out on ingest): :func:`fetch_page` serves it by one of two plans
+    chosen per request (:func:`followers_plan`)."""
     p = sql.Identifier("p")
     sorts = {
         "views": SortKey(sql.SQL("{}.total_views").format(p), "dec"),
@@ -193,8 +200,7 @@ def _nested_creators(
     }
     if likes:
         sorts["likes"] = SortKey(sql.SQL("{}.total_likes").format(p), "dec")
-    if followers:  # the creator's own follower count: a join and sort, not a pair-table index
-        sorts["followers"] = SortKey(_sql("c.followers_count"), "int", nullable=True)
+    sorts["followers"] = SortKey(_sql("c.followers_count"), "int", nullable=True)
     sorts["videos"] = SortKey(sql.SQL("{}.video_count").format(p), "int")
     return ListSpec(
         name=name,
@@ -213,16 +219,27 @@ def _nested_creators(
         skewed=True,
         parent=sql.SQL("p.{} = %s").format(sql.Identifier(parent_column)),
         filters={"platform": _sql("c.platform"), "impact": _sql("p.total_impact_score"), "search": _CREATOR_SEARCH},
+        pair_table=table,
     )
 
 
 # sql/0016, sql/0015 and sql/0004 keep the pairs; shown and sorted alike
 HASHTAG_CREATORS = _nested_creators(
-    "hashtag_creators", "hashtag_creator_counts", "hashtag", likes=True, followers=True, hashtag_videos=True
+    "hashtag_creators", "hashtag_creator_counts", "hashtag", likes=True, hashtag_videos=True
 )
 SOUND_CREATORS = _nested_creators("sound_creators", "sound_creator_counts", "sound_id", likes=True)
 COMMUNITY_CREATORS = _nested_creators(
     "community_creators", "community_creator_memberships", "community_id", likes=False
+)
+
+# sort=followers of a nested creator list walks every creator in follower order (sql/0003 creators_followers_idx)
+_FOLLOWERS_SCAN = ListSpec(
+    name="creators_by_followers",
+    select=_sql("c.creator_id"),
+    from_=_sql("creators_hot c"),
+    id_expr=_sql("c.creator_id"),
+    id_kind="text",
+    sorts={"followers": CREATORS.sorts["followers"]},
 )
 
 SOUNDS = ListSpec(
@@ -386,6 +403,15 @@ def _select(
     )
 
 
+FollowersPlan = Literal["auto", "walk", "sort"]
+
+# sort=followers of a nested creator list (see followers_plan): walk chunks grow from the first to the largest size
+WALK_FIRST_CHUNK = 256
+WALK_MAX_CHUNK = 4096
+WALK_MIN_THRESHOLD = 1000  # parents with fewer creators are always sorted (cheap), whatever the catalogue size
+WALK_BUDGET_FACTOR = 4  # creators a walk may scan before it hands over to the sort plan, as a multiple of the threshold
+
+
 def fetch_page(
     conn: psycopg.Connection[Any],
     spec: ListSpec,
@@ -395,6 +421,7 @@ def fetch_page(
     limit: int,
     *,
     from_params: tuple[Any, ...] = (),
+    plan: FollowersPlan = "auto",
 ) -> PageRows:
     """One page of ``spec`` sorted by ``sort`` (a key of ``spec.sorts``), after ``after``.
 
@@ -405,13 +432,17 @@ def fetch_page(
     spec, sort
         The list and one of its whitelisted sorts (KeyError otherwise: the caller validated it).
     filters
-        ``(fragment, params)`` pairs ANDed together; fragments come from this module's callers, never requests.
+        ``(fragment, params)`` pairs ANDed together; fragments come from this module's callers, never requests. For a
+        list with a parent the first one is the parent's condition (``spec.parent``).
     after
         The keyset of the previous page's last row, or None for the first page.
     limit
         Rows per page (1-100).
     from_params
         Parameters of placeholders inside ``spec.from_`` (no list of this module has any now).
+    plan
+        For ``sort=followers`` of a nested creator list: ``walk``, ``sort`` or ``auto`` (chosen by the parent's size,
+        :func:`followers_plan`); both give the same rows. Ignored by every other list and sort.
 
     Returns
     -------
@@ -419,11 +450,39 @@ def fetch_page(
         Up to ``limit`` rows, and the keyset to continue from when another row follows.
     """
     key = spec.sorts[sort]
+    fetch = limit + 1
+    if sort == "followers" and spec.pair_table is not None:
+        if plan == "auto":
+            plan = followers_plan(conn, spec, filters[0][1][0], limit)
+        if plan == "walk":
+            rows = _walk_followers(conn, spec, filters, after, fetch)
+        else:
+            rows = _fetch_rows(conn, spec, key, filters, after, fetch, from_params)
+    else:
+        rows = _fetch_rows(conn, spec, key, filters, after, fetch, from_params)
+    next_keyset = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_keyset = Keyset(rows[-1]["_k"], rows[-1]["_id"])
+    for row in rows:
+        del row["_k"], row["_id"]
+    return PageRows(rows, next_keyset)
+
+
+def _fetch_rows(
+    conn: psycopg.Connection[Any],
+    spec: ListSpec,
+    key: SortKey,
+    filters: Sequence[Filter],
+    after: Keyset | None,
+    fetch: int,
+    from_params: tuple[Any, ...] = (),
+) -> list[dict[str, Any]]:
+    """Up to ``fetch`` rows after ``after`` in the order of ``key``, each with its keyset in ``_k`` and ``_id``."""
     conds = [f[0] for f in filters]
     params: list[Any] = [p for f in filters for p in f[1]]
     cmp = sql.SQL("<" if key.descending else ">")
     row_cmp = sql.SQL("({k}, {id}) {cmp} (%s, %s)").format(k=key.expr, id=spec.id_expr, cmp=cmp)
-    fetch = limit + 1
     if after is None:
         query: sql.Composed = _select(spec, key, conds)
         args = [*from_params, *params, fetch]
@@ -442,14 +501,70 @@ def fetch_page(
         query = _select(spec, key, [*conds, row_cmp])
         args = [*from_params, *params, after.value, after.id, fetch]
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(query, args, prepare=False if spec.skewed else None).fetchall()
-    next_keyset = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_keyset = Keyset(rows[-1]["_k"], rows[-1]["_id"])
-    for row in rows:
-        del row["_k"], row["_id"]
-    return PageRows(rows, next_keyset)
+        return cur.execute(query, args, prepare=False if spec.skewed else None).fetchall()
+
+
+def followers_plan(conn: psycopg.Connection[Any], spec: ListSpec, parent: Any, limit: int) -> Literal["walk", "sort"]:
+    """How to serve ``sort=followers`` of a nested creator list for this parent: ``walk`` or ``sort``.
+
+    The pair rows do not carry followers, so a page is either
+
+    - ``sort``: every pair row of the parent joined to ``creators_hot`` and sorted (after the keyset) — work in
+      proportion to the parent's creators, n; or
+    - ``walk``: ``creators_hot`` read in follower order from the keyset (its index), each creator probed in the pair
+      table's primary key — about (limit + 1) × N / n probes for N creators in all, whatever the depth.
+
+    The two cost the same at n = √((limit + 1) × N) (about 3,200 for a page of 50 among 200,000 creators): a parent
+    with at least that many creators (counted up to there, so the count is as cheap as the cheaper plan) is walked.
+    """
+    if spec.pair_table is None or spec.parent is None:
+        raise ValueError(f"{spec.name} is not a nested creator list")
+    total = conn.execute("SELECT reltuples FROM pg_class WHERE oid = 'creators_hot'::regclass").fetchone()
+    threshold = max(WALK_MIN_THRESHOLD, math.isqrt(int((limit + 1) * max(float(total[0]) if total else 0.0, 0.0))))
+    count = conn.execute(
+        sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} p WHERE {} LIMIT %s) x").format(
+            sql.Identifier(spec.pair_table), spec.parent
+        ),
+        (parent, threshold),
+        prepare=False,
+    ).fetchone()
+    return "walk" if count is not None and count[0] >= threshold else "sort"
+
+
+def _walk_followers(
+    conn: psycopg.Connection[Any], spec: ListSpec, filters: Sequence[Filter], after: Keyset | None, fetch: int
+) -> list[dict[str, Any]]:
+    """``sort=followers`` of a nested creator list by walking ``creators_hot`` in follower order (``walk`` plan).
+
+    Chunks of creators are read from the followers index after the keyset (growing from WALK_FIRST_CHUNK); each chunk's
+    creators are probed in the pair table with the page's filters, in the chunk's order. A walk that has scanned its
+    budget without filling the page (a parent whose creators are rare at this depth, or a selective filter) hands the
+    rest over to the sort plan, continuing after the last creator it scanned: the rows are the same either way.
+    """
+    conds = [f[0] for f in filters]
+    params: list[Any] = [p for f in filters for p in f[1]]
+    probe = sql.SQL(
+        "SELECT {select}, c.followers_count AS _k, c.creator_id AS _id"
+        " FROM unnest(%s::text[]) WITH ORDINALITY AS w(creator_id, ord)"
+        " JOIN ({from_}) ON p.creator_id = w.creator_id WHERE {where} ORDER BY w.ord LIMIT %s"
+    ).format(select=spec.select, from_=spec.from_, where=sql.SQL(" AND ").join(conds) if conds else sql.SQL("TRUE"))
+    key = spec.sorts["followers"]
+    rows: list[dict[str, Any]] = []
+    chunk, scanned = WALK_FIRST_CHUNK, 0
+    budget = WALK_BUDGET_FACTOR * WALK_MAX_CHUNK
+    while True:
+        creators = _fetch_rows(conn, _FOLLOWERS_SCAN, key, [], after, chunk)
+        if creators:
+            ids = [r["creator_id"] for r in creators]
+            with conn.cursor(row_factory=dict_row) as cur:
+                rows += cur.execute(probe, [ids, *params, fetch - len(rows)], prepare=False).fetchall()
+            after = Keyset(creators[-1]["_k"], creators[-1]["_id"])
+        if len(rows) >= fetch or len(creators) < chunk:
+            return rows[:fetch]  # the page is full, or every creator has been read
+        scanned += len(creators)
+        if scanned >= budget:
+            return rows + _fetch_rows(conn, spec, key, filters, after, fetch - len(rows))
+        chunk = min(2 * chunk, WALK_MAX_CHUNK)
 
 
 def offset_page(

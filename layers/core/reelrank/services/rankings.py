@@ -218,10 +218,8 @@ def list_creators(conn: psycopg.Connection[Any], query: ListQuery) -> Page[Creat
 
 
 def list_hashtag_creators(conn: psycopg.Connection[Any], tag: str, query: ListQuery) -> Page[HashtagCreatorItem]:
-    """``GET /hashtags/{tag}/creators``: the creators' own figures; ``hashtagVideos`` counts their videos with it.
-
-    Sorted by views, impact or likes, the creators rank by those figures within the hashtag (their videos carrying it).
-    """
+    """``GET /hashtags/{tag}/creators``: each creator's figures within the hashtag (their videos carrying it);
+    ``hashtagVideos`` repeats the video count. ``sort=followers`` ranks by the creator's own follower count."""
     key = hashtag_key(tag)
     return _page(
         conn,
