@@ -48,7 +48,8 @@ def _parents(conn: psycopg.Connection[Any]) -> list[tuple[q.ListSpec, Any, str]]
         "SELECT sound_id FROM sound_creator_counts GROUP BY sound_id ORDER BY count(*) DESC, sound_id LIMIT 1"
     ).fetchone()
     community = conn.execute("SELECT id FROM communities WHERE slug = 'phonk-edits'").fetchone()
-    assert sound is not None and community is not None
+    assert sound is not None
+    assert community is not None
     order = " ORDER BY c.followers_count DESC NULLS LAST, c.creator_id DESC"
     return [
         (

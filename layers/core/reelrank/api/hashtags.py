@@ -32,7 +32,10 @@ router = Router()
 HashtagSort = Annotated[
     Literal["views", "impact", "likes", "videos", "creators", "trending", "recent", "alphabetical"],
     Query(
-        description="views (default); impact; likes; videos; creators; trending (trend score); recent; alphabetical."
+        description="views (default); impact; likes; videos; creators; trending: most views gained in the last 7 days "
+        "first (`trendScore`: each video's latest views minus its views when the 7 days began, by its metric "
+        "snapshots; a video posted inside them counts all its views; with `platform`, that platform's videos only); "
+        "recent; alphabetical."
     ),
 ]
 NestedVideoSort = Annotated[

@@ -269,15 +269,13 @@ SOUNDS = ListSpec(
     },
 )
 
-_HASHTAG_TAIL = _sql(
-    ", h.trend_score, h.first_seen_at, h.last_seen_at, h.hashtag AS id, h.hashtag AS tag, h.display_name"
-)
+_HASHTAG_TAIL = _sql(", h.first_seen_at, h.last_seen_at, h.hashtag AS id, h.hashtag AS tag, h.display_name")
 HASHTAGS = ListSpec(
     name="hashtags",
     select=sql.Composed(
         [
             _sql("h.videos_count AS videos, h.creators_count AS creators, h.views_total AS views,"),
-            _sql(" h.likes_total AS likes, h.total_impact_score AS impact, NULL::text AS platform"),
+            _sql(" h.likes_total AS likes, h.total_impact_score AS impact, NULL::text AS platform, h.trend_score"),
             _HASHTAG_TAIL,
         ]
     ),
@@ -303,7 +301,7 @@ PLATFORM_HASHTAGS = ListSpec(
     select=sql.Composed(
         [
             _sql("p.videos_count AS videos, p.creators_count AS creators, p.views_total AS views,"),
-            _sql(" p.likes_total AS likes, p.total_impact_score AS impact, p.platform"),
+            _sql(" p.likes_total AS likes, p.total_impact_score AS impact, p.platform, p.trend_score"),
             _HASHTAG_TAIL,
         ]
     ),
@@ -316,7 +314,7 @@ PLATFORM_HASHTAGS = ListSpec(
         "likes": SortKey(_sql("p.likes_total"), "dec"),
         "videos": SortKey(_sql("p.videos_count"), "int"),
         "creators": SortKey(_sql("p.creators_count"), "int"),
-        "trending": SortKey(_sql("h.trend_score"), "dec"),
+        "trending": SortKey(_sql("p.trend_score"), "dec"),  # the platform's own (sql/0017)
         "recent": SortKey(_sql("h.last_seen_at"), "ts"),
         "alphabetical": SortKey(_sql("p.hashtag"), "text", False),
     },
@@ -630,7 +628,8 @@ def fetch_hashtag(conn: psycopg.Connection[Any], tag: str) -> dict[str, Any] | N
         sql.SQL(
             "SELECT {}, coalesce((SELECT jsonb_agg(jsonb_build_object('platform', p.platform,"
             " 'videos', p.videos_count, 'creators', p.creators_count, 'views', p.views_total, 'likes', p.likes_total,"
-            " 'impact', p.total_impact_score) ORDER BY p.platform) FROM hashtag_platform_totals p"
+            " 'impact', p.total_impact_score, 'trend_score', p.trend_score) ORDER BY p.platform)"
+            " FROM hashtag_platform_totals p"
             " WHERE p.hashtag = h.hashtag), '[]'::jsonb) AS platforms FROM hashtags_hot h WHERE h.hashtag = %s"
         ).format(HASHTAGS.select),
         (tag,),

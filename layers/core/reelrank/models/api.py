@@ -147,6 +147,14 @@ class SoundDetail(SoundItem):
     first_seen_at: datetime
 
 
+TREND_SCORE = (
+    "Views the hashtag's videos gained in the last 7 days by their metric snapshots: each video's latest views in the "
+    "window minus its views at the window's start (its last snapshot before it; 0 for a video posted inside the "
+    "window; its first snapshot inside the window for an older video not observed before), never below 0. With a "
+    "platform filter, that platform's videos only. Recomputed by the daily reconcile."
+)
+
+
 class HashtagItem(ApiModel):
     """One hashtag in a list; with a platform filter the figures are that platform's alone."""
 
@@ -158,7 +166,7 @@ class HashtagItem(ApiModel):
     views: int
     likes: int
     impact: Impact
-    trend_score: float
+    trend_score: Annotated[int, Field(description=TREND_SCORE)]
     platform: Platform | None = None
     first_seen_at: datetime
     last_seen_at: datetime
@@ -173,6 +181,9 @@ class PlatformTotals(ApiModel):
     views: int
     likes: int
     impact: Impact
+    trend_score: Annotated[
+        int | None, Field(description="A hashtag's trend score on this platform (communities: null).")
+    ] = None
 
 
 class HashtagDetail(HashtagItem):

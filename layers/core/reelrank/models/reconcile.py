@@ -50,4 +50,6 @@ class ReconcileResponse(BaseModel):
     views_failed: list[str] = Field(default_factory=list)
     partitions_dropped: int
     partitions_created: int
+    # hashtags_hot and hashtag_platform_totals rows whose trend score changed (reelrank.db.trends)
+    trend_scores_updated: int = 0
     duration_ms: int

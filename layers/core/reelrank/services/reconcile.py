@@ -6,7 +6,7 @@
    totals of creators, sounds, hashtags, communities and their per-platform rows — is recomputed by one set-based
    statement per table that writes only rows that differ (``reelrank.db.aggregate_repair``).
 3. Every materialized view of the schema is refreshed (CONCURRENTLY when it has a unique index): views other issues
-   add are picked up without a code change.
+   add are picked up without a code change. Then the hashtags' trend scores (``reelrank.services.trends``).
 4. Snapshot partitions past the retention are dropped and the coming months' are created.
 
 After a run ``aggregate_drift`` is empty, and a second run reports zeros.
@@ -26,6 +26,7 @@ from reelrank.models.reconcile import AggregatesRepaired, ReconcileRequest, Reco
 from reelrank.models.weights import ImpactWeightsResponse
 from reelrank.observability import logger
 from reelrank.services.backfill import retrying
+from reelrank.services.trends import refresh_hashtag_trends
 from reelrank.settings import ReconcileSettings
 
 # reconcile rescans every video to find wrong scores; bigger ranges than the backfill's, since few rows are written
@@ -128,6 +129,7 @@ def reconcile(
     videos = repair_video_scores(conn, lock_timeout_ms=lock_timeout)
     aggregates = repair_aggregates(conn, lock_timeout_ms=lock_timeout)
     views, failed_views = refresh_derived_views(conn)
+    trends = refresh_hashtag_trends(conn, lock_timeout_ms=lock_timeout)
     retention = request.retention_days or settings.snapshot_retention_days
     months = request.months_ahead if request.months_ahead is not None else settings.partition_months_ahead
     with conn.transaction():
@@ -141,6 +143,7 @@ def reconcile(
         views_failed=failed_views,
         partitions_dropped=len(dropped),
         partitions_created=created,
+        trend_scores_updated=trends.hashtags + trends.platform_rows,
         duration_ms=int((time.perf_counter() - started) * 1000),
     )
     logger.info(
