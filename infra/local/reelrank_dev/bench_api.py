@@ -16,8 +16,10 @@ from functools import partial
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from reelrank.db import rankings as q
+from reelrank.db.trends import refresh_trend_scores
 
 REPEAT = 25
 DEEP = 10_000
@@ -65,7 +67,7 @@ def build_catalogue(conn: psycopg.Connection[Any], n: int) -> None:
         " total_impact_score) SELECT hashtag, creator_id, count(*), sum(views_count), sum(likes_count),"
         " sum(impact_score) FROM video_hashtag_facts GROUP BY 1, 2",
         "UPDATE hashtags_hot x SET videos_count = s.n, views_total = s.v, likes_total = s.l, total_impact_score = s.i,"
-        " trend_score = s.v / (1 + s.n), creators_count = s.c, last_seen_at = now() - (s.n %% 97) * interval '1 hour'"
+        " creators_count = s.c, last_seen_at = now() - (s.n %% 97) * interval '1 hour'"
         " FROM (SELECT hashtag, count(*) n, sum(views_count) v, sum(likes_count) l, sum(impact_score) i,"
         " count(DISTINCT creator_id) c FROM video_hashtag_facts GROUP BY 1) s WHERE s.hashtag = x.hashtag",
         "INSERT INTO hashtag_platform_totals (hashtag, platform, videos_count, creators_count, views_total, likes_total,"
@@ -87,6 +89,14 @@ def build_catalogue(conn: psycopg.Connection[Any], n: int) -> None:
         " total_creators = s.c FROM (SELECT community_id, count(*) n, sum(views_count) v, sum(likes_count) l,"
         " sum(impact_score) i, count(DISTINCT creator_id) c FROM community_video_memberships GROUP BY 1) s"
         " WHERE s.community_id = c.id",
+        # metric snapshots for the trend scores: a quarter of the videos observed before the 7-day window and in it,
+        # a quarter first observed in it (twice), a quarter only before it
+        "SELECT ensure_snapshot_partitions(now() - interval '40 days', now())",
+        "INSERT INTO video_metric_snapshots (video_id, observed_at, views_count, source)"
+        " SELECT video_id, now() - d * interval '1 day' - (i %% 1000) * interval '1 second',"
+        " (views * f)::bigint, 'brightdata' FROM bench_v,"
+        " LATERAL (VALUES (10, 0.7, 0), (1, 1.0, 0), (3, 0.9, 1), (1, 1.0, 1), (20, 1.0, 2)) AS s(d, f, k)"
+        " WHERE i %% 4 = k",
         "DROP TABLE bench_v",
     ]
     for step in steps:
@@ -108,7 +118,39 @@ def _lists(conn: psycopg.Connection[Any]) -> list[tuple[str, str, q.ListSpec, tu
         (f"/communities/{community}/creators", q.COMMUNITY_CREATORS),
         (f"/communities/{community}/hashtags", q.COMMUNITY_HASHTAGS),
     ]  # fmt: skip
-    return [(path, sort, spec, ()) for path, spec in flat + nested for sort in spec.sorts]
+    lists: list[tuple[str, str, q.ListSpec, dict[str, str]]] = [
+        (path, sort, spec, {}) for path, spec in flat + nested for sort in spec.sorts
+    ]
+    # one platform's own trend (hashtag_platform_totals, sql/0017)
+    return [*lists, ("/hashtags", "trending", q.PLATFORM_HASHTAGS, {"platform": "tiktok"})]
+
+
+def _followers_plans(conn: psycopg.Connection[Any]) -> str:
+    """The plan sort=followers takes on the benchmarked parents (walk or sort) and their creator counts."""
+    parts = []
+    for spec, parent_sql in [
+        (q.HASHTAG_CREATORS, "SELECT hashtag FROM hashtags_hot ORDER BY videos_count DESC LIMIT 1"),
+        (q.SOUND_CREATORS, "SELECT sound_id FROM sounds_hot ORDER BY videos_count DESC LIMIT 1"),
+        (q.COMMUNITY_CREATORS, "SELECT id FROM communities ORDER BY total_videos DESC LIMIT 1"),
+    ]:
+        parent = conn.execute(parent_sql).fetchone()[0]  # type: ignore[index]
+        table = sql.Identifier(spec.pair_table or "")
+        count = conn.execute(sql.SQL("SELECT count(*) FROM {} p WHERE {}").format(table, spec.parent), (parent,))
+        plan = q.followers_plan(conn, spec, parent, 50)
+        parts.append(f"{spec.name} {plan} ({count.fetchone()[0]:,} creators)")  # type: ignore[index]
+    return "sort=followers plans: " + ", ".join(parts)
+
+
+def _refresh_trends(conn: psycopg.Connection[Any]) -> str:
+    """Trend scores from the snapshots, timed: the first refresh writes them, the second finds nothing to write."""
+    timings = []
+    for _ in range(2):
+        started = time.perf_counter()
+        with conn.transaction():
+            result = refresh_trend_scores(conn)
+        timings.append(f"{time.perf_counter() - started:.2f} s ({result.hashtags:,} hashtags written)")
+    snapshots = conn.execute("SELECT count(*) FROM video_metric_snapshots").fetchone()[0]  # type: ignore[index]
+    return f"trend refresh over {snapshots:,} snapshots: {timings[0]}, again {timings[1]}"
 
 
 def _timed(call: Callable[[], Any], repeat: int = REPEAT) -> tuple[float, float]:
@@ -129,31 +171,37 @@ def bench_api(url: str, n: int) -> tuple[float, float, str]:
         started = time.perf_counter()
         build_catalogue(conn, n)
         built = time.perf_counter() - started
+        trends = _refresh_trends(conn)
+        conn.execute("VACUUM ANALYZE hashtags_hot, hashtag_platform_totals")
         lists = _lists(conn)
+        plans = _followers_plans(conn)
     lines = [
-        f"catalogue of {n:,} videos built in {built:.0f} s; p50/p95 ms through the handler, {REPEAT} calls each",
+        f"catalogue of {n:,} videos built in {built:.0f} s; {trends}",
+        plans,
+        f"p50/p95 ms through the handler, {REPEAT} calls each",
         f"{'route':<44} {'sort':<13} {'first p50/p95':>14} {'keyset 10k':>12} {'OFFSET 10k':>12}",
     ]
     worst_deep = worst_offset = 0.0
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     with api_environment(url), psycopg.connect(url, autocommit=True) as offset_conn:
         api = ApiClient()
-        for path, sort, spec, _ in lists:
-            first = _timed(partial(api.get, path, sort=sort, limit=50))
+        for path, sort, spec, extra in lists:
+            first = _timed(partial(api.get, path, sort=sort, limit=50, **extra))
             # the cursor 10,000 rows in, by walking there 100 at a time
             cursor, depth = None, 0
             while depth < DEEP:
-                page = api.get(path, sort=sort, limit=100, cursor=cursor)
+                page = api.get(path, sort=sort, limit=100, cursor=cursor, **extra)
                 cursor, depth = page.body["next_cursor"], depth + len(page.body["data"])
                 if cursor is None:
                     break
             deep = offset = None
             if cursor is not None:
-                deep = _timed(partial(api.get, path, sort=sort, limit=50, cursor=cursor))
-                if spec.parent is None and spec.name not in ("sound_creators",):
+                deep = _timed(partial(api.get, path, sort=sort, limit=50, cursor=cursor, **extra))
+                if spec.parent is None and not extra:
                     offset = _timed(partial(q.offset_page, offset_conn, spec, sort, DEEP, 50))
                 worst_deep = max(worst_deep, deep[1])
                 worst_offset = max(worst_offset, offset[1] if offset else 0.0)
             show = lambda t: f"{t[0]:.1f}/{t[1]:.1f}" if t else "-"  # noqa: E731
-            lines.append(f"{path[:44]:<44} {sort:<13} {show(first):>14} {show(deep):>12} {show(offset):>12}")
+            label = path + "".join(f"?{k}={v}" for k, v in extra.items())
+            lines.append(f"{label[:44]:<44} {sort:<13} {show(first):>14} {show(deep):>12} {show(offset):>12}")
     return worst_deep / 1000, (worst_offset or 1.0) / 1000, "\n".join(lines)
