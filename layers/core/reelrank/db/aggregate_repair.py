@@ -26,22 +26,37 @@ from psycopg import sql
 
 from reelrank.db.ingest_writes import VIDEO_LOCK_BUCKETS, VIDEO_LOCK_CLASS
 
-# Memory for each step's hash joins and aggregates (for its transaction only). With the server's default 4 MB the
-# groupings over the fact tables spill to disk and the anti-joins sort externally (measured at 200,000 videos).
-REPAIR_WORK_MEM = "128MB"
+# Memory for each step's hash aggregates and joins, for its transaction only (SET LOCAL; ReconcileSettings /
+# BackfillSettings ``REPAIR_WORK_MEM_MB``). The largest, the (hashtag, creator) grouping of every hashtag fact, holds
+# ~0.9 GB at a million videos; with less it spills to disk in batches and the step takes 2-3x longer (measured, README).
+DEFAULT_REPAIR_WORK_MEM_MB = 1024
+
+# The temporary table a step's read-only comparison fills and its write reads (dropped at the step's commit).
+FOUND_TABLE = "repair_found"
 
 
 @dataclass(frozen=True, slots=True)
 class RepairStep:
-    """One repair statement: ``family`` is the report's key its rows count under."""
+    """One repair step: ``family`` is the report's key its rows count under.
+
+    ``find`` (when set) is a read-only query of every row that differs from the recomputation; it runs first, into
+    the temporary table ``repair_found``, and ``statement`` writes from that table. Split so, the comparison — almost
+    all of a step's time — is a plain SELECT that PostgreSQL may run with parallel workers (a statement that writes,
+    data-modifying CTEs included, never gets a parallel plan), and the write touches only the rows found.
+    """
 
     name: str
     family: str
     statement: LiteralString
+    find: LiteralString | None = None
 
-    def run(self, conn: psycopg.Connection[Any]) -> int:
+    def run(self, conn: psycopg.Connection[Any], *, work_mem_mb: int = DEFAULT_REPAIR_WORK_MEM_MB) -> int:
         """Run inside the caller's transaction (after :func:`lock_out_ingest`); returns the rows written."""
-        conn.execute(sql.SQL("SET LOCAL work_mem = {}").format(sql.Literal(REPAIR_WORK_MEM)))
+        conn.execute(sql.SQL("SET LOCAL work_mem = {}").format(sql.Literal(f"{int(work_mem_mb)}MB")))
+        # JIT compilation of these large plans cost more than it saved (measured at a million videos, README)
+        conn.execute("SET LOCAL jit = off")
+        if self.find is not None:
+            conn.execute("CREATE TEMPORARY TABLE repair_found ON COMMIT DROP AS " + self.find)
         cur = conn.execute(self.statement)
         if cur.description is None:  # a plain UPDATE: its row count
             return max(cur.rowcount, 0)
@@ -59,12 +74,32 @@ def lock_out_ingest(conn: psycopg.Connection[Any], lock_timeout_ms: int) -> None
 
 
 # ---------------------------------------------------------------------------------------------------- facts
+# The three tables holding copies of a video's sort keys are compared with their video in one scan: their rows are
+# appended and probe one hash of videos_hot (three UPDATE … FROM joins built that hash three times). The videos found
+# are then rewritten through the tables' primary keys, which all lead with video_id.
+FACT_SORT_KEYS_FIND: LiteralString = """
+SELECT DISTINCT f.video_id
+FROM (
+    SELECT video_id, platform, creator_id, views_count, likes_count, impact_score, created_at
+    FROM video_hashtag_facts
+    UNION ALL
+    SELECT video_id, NULL, creator_id, views_count, likes_count, impact_score, created_at  -- no platform column
+    FROM video_sound_facts
+    UNION ALL
+    SELECT video_id, platform, creator_id, views_count, likes_count, impact_score, created_at
+    FROM community_video_memberships
+) f
+JOIN videos_hot v ON v.video_id = f.video_id
+WHERE (coalesce(f.platform, v.platform), f.creator_id, f.views_count, f.likes_count, f.impact_score, f.created_at)
+      IS DISTINCT FROM (v.platform, v.creator_id, v.views_count, v.likes_count, v.impact_score, v.created_at)
+"""
+
 FACT_SORT_KEYS: LiteralString = """
 WITH hashtag_facts AS (
     UPDATE video_hashtag_facts f SET platform = v.platform, creator_id = v.creator_id, views_count = v.views_count,
            likes_count = v.likes_count, impact_score = v.impact_score, created_at = v.created_at
     FROM videos_hot v
-    WHERE v.video_id = f.video_id
+    WHERE f.video_id = ANY (ARRAY(SELECT video_id FROM repair_found)) AND v.video_id = f.video_id
       AND (f.platform, f.creator_id, f.views_count, f.likes_count, f.impact_score, f.created_at)
           IS DISTINCT FROM (v.platform, v.creator_id, v.views_count, v.likes_count, v.impact_score, v.created_at)
     RETURNING 1
@@ -72,7 +107,7 @@ WITH hashtag_facts AS (
     UPDATE video_sound_facts f SET creator_id = v.creator_id, views_count = v.views_count,
            likes_count = v.likes_count, impact_score = v.impact_score, created_at = v.created_at
     FROM videos_hot v
-    WHERE v.video_id = f.video_id
+    WHERE f.video_id = ANY (ARRAY(SELECT video_id FROM repair_found)) AND v.video_id = f.video_id
       AND (f.creator_id, f.views_count, f.likes_count, f.impact_score, f.created_at)
           IS DISTINCT FROM (v.creator_id, v.views_count, v.likes_count, v.impact_score, v.created_at)
     RETURNING 1
@@ -81,7 +116,7 @@ WITH hashtag_facts AS (
            views_count = v.views_count, likes_count = v.likes_count, impact_score = v.impact_score,
            created_at = v.created_at
     FROM videos_hot v
-    WHERE v.video_id = f.video_id
+    WHERE f.video_id = ANY (ARRAY(SELECT video_id FROM repair_found)) AND v.video_id = f.video_id
       AND (f.platform, f.creator_id, f.views_count, f.likes_count, f.impact_score, f.created_at)
           IS DISTINCT FROM (v.platform, v.creator_id, v.views_count, v.likes_count, v.impact_score, v.created_at)
     RETURNING 1
@@ -91,16 +126,21 @@ SELECT (SELECT count(*) FROM hashtag_facts) + (SELECT count(*) FROM sound_facts)
 """
 
 # ---------------------------------------------------------------------------------------------- memberships
+# Missing rows (wanted) and orphans (not wanted), found by one FULL JOIN of the recomputation with the table.
+COMMUNITY_VIDEO_MEMBERSHIPS_FIND: LiteralString = """
+SELECT community_id, video_id, e.video_id IS NOT NULL AS wanted
+FROM (
+    SELECT DISTINCT c.community_id, f.video_id
+    FROM (SELECT id AS community_id, unnest(linked_hashtags) AS hashtag FROM communities) c
+    JOIN video_hashtag_facts f ON f.hashtag = c.hashtag
+) e
+FULL JOIN community_video_memberships m USING (community_id, video_id)
+WHERE e.video_id IS NULL OR m.video_id IS NULL
+"""
+
 COMMUNITY_VIDEO_MEMBERSHIPS: LiteralString = """
-WITH e AS MATERIALIZED (
-    SELECT DISTINCT c.id AS community_id, f.video_id
-    FROM communities c JOIN video_hashtag_facts f ON f.hashtag = ANY (c.linked_hashtags)
-), d AS MATERIALIZED (  -- one hash join finds both the missing and the orphaned rows
-    SELECT community_id, video_id, e.video_id IS NOT NULL AS wanted
-    FROM e FULL JOIN community_video_memberships m USING (community_id, video_id)
-    WHERE e.video_id IS NULL OR m.video_id IS NULL
-), gone AS (
-    DELETE FROM community_video_memberships m USING d
+WITH gone AS (
+    DELETE FROM community_video_memberships m USING repair_found d
     WHERE NOT d.wanted AND m.community_id = d.community_id AND m.video_id = d.video_id
     RETURNING 1
 ), made AS (
@@ -108,7 +148,7 @@ WITH e AS MATERIALIZED (
                                              impact_score, created_at)
     SELECT d.community_id, d.video_id, v.platform, v.creator_id, v.views_count, v.likes_count, v.impact_score,
            v.created_at
-    FROM d JOIN videos_hot v USING (video_id)
+    FROM repair_found d JOIN videos_hot v USING (video_id)
     WHERE d.wanted
     ORDER BY d.community_id, d.video_id
     ON CONFLICT (community_id, video_id) DO NOTHING
@@ -118,22 +158,24 @@ SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM made)
 """
 
 # ----------------------------------------------------------------------------------------- entity totals
+CREATORS_FIND: LiteralString = """
+SELECT a.creator_id, coalesce(g.n, 0) AS videos_count, coalesce(g.likes, 0) AS likes_total,
+       coalesce(g.views, 0) AS total_play_count, coalesce(g.impact, 0) AS total_impact_score
+FROM creators_hot a
+LEFT JOIN (
+    SELECT creator_id, count(*)::bigint AS n, sum(likes_count)::numeric AS likes,
+           sum(views_count)::numeric AS views, sum(impact_score)::numeric AS impact
+    FROM videos_hot WHERE creator_id IS NOT NULL GROUP BY creator_id
+) g USING (creator_id)
+WHERE (a.videos_count, a.likes_total, a.total_play_count, a.total_impact_score)
+      IS DISTINCT FROM (coalesce(g.n, 0), coalesce(g.likes, 0), coalesce(g.views, 0), coalesce(g.impact, 0))
+"""
+
 CREATORS: LiteralString = """
 UPDATE creators_hot c
 SET videos_count = e.videos_count, likes_total = e.likes_total, total_play_count = e.total_play_count,
     total_impact_score = e.total_impact_score, updated_at = now()
-FROM (
-    SELECT a.creator_id, coalesce(g.n, 0) AS videos_count, coalesce(g.likes, 0) AS likes_total,
-           coalesce(g.views, 0) AS total_play_count, coalesce(g.impact, 0) AS total_impact_score
-    FROM creators_hot a
-    LEFT JOIN (
-        SELECT creator_id, count(*)::bigint AS n, sum(likes_count)::numeric AS likes,
-               sum(views_count)::numeric AS views, sum(impact_score)::numeric AS impact
-        FROM videos_hot WHERE creator_id IS NOT NULL GROUP BY creator_id
-    ) g USING (creator_id)
-    WHERE (a.videos_count, a.likes_total, a.total_play_count, a.total_impact_score)
-          IS DISTINCT FROM (coalesce(g.n, 0), coalesce(g.likes, 0), coalesce(g.views, 0), coalesce(g.impact, 0))
-) e
+FROM repair_found e
 WHERE c.creator_id = e.creator_id
 """
 
@@ -157,26 +199,30 @@ FROM (
 WHERE s.sound_id = e.sound_id
 """
 
-# Each creator's figures within each sound (GET /sounds/{id}/creators), recomputed from the sound facts (whose sort
-# keys FACT_SORT_KEYS made exact): differing rows updated, missing ones inserted, orphans deleted, found by one FULL JOIN.
-SOUND_CREATORS: LiteralString = """
-WITH e AS MATERIALIZED (
+# The pair tables (per (sound, creator), (community, creator), (community, hashtag)): the differing, missing and
+# orphaned rows (video_count NULL: orphan) found by one FULL JOIN of the recomputation with the table, then deleted or
+# upserted.
+SOUND_CREATORS_FIND: LiteralString = """
+SELECT sound_id, creator_id, e.video_count, e.total_views, e.total_likes, e.total_impact_score
+FROM (
     SELECT sound_id, creator_id, count(*)::bigint AS video_count, sum(views_count)::numeric AS total_views,
            sum(likes_count)::numeric AS total_likes, sum(impact_score)::numeric AS total_impact_score
     FROM video_sound_facts WHERE creator_id IS NOT NULL GROUP BY sound_id, creator_id
-), d AS MATERIALIZED (  -- one hash join finds the differing, missing and orphaned rows (video_count NULL: orphan)
-    SELECT sound_id, creator_id, e.video_count, e.total_views, e.total_likes, e.total_impact_score
-    FROM e FULL JOIN sound_creator_counts a USING (sound_id, creator_id)
-    WHERE (a.video_count, a.total_views, a.total_likes, a.total_impact_score)
-          IS DISTINCT FROM (e.video_count, e.total_views, e.total_likes, e.total_impact_score)
-), gone AS (
-    DELETE FROM sound_creator_counts a USING d
+) e
+FULL JOIN sound_creator_counts a USING (sound_id, creator_id)
+WHERE (a.video_count, a.total_views, a.total_likes, a.total_impact_score)
+      IS DISTINCT FROM (e.video_count, e.total_views, e.total_likes, e.total_impact_score)
+"""
+
+SOUND_CREATORS: LiteralString = """
+WITH gone AS (
+    DELETE FROM sound_creator_counts a USING repair_found d
     WHERE d.video_count IS NULL AND a.sound_id = d.sound_id AND a.creator_id = d.creator_id
     RETURNING 1
 ), made AS (
     INSERT INTO sound_creator_counts AS a (sound_id, creator_id, video_count, total_views, total_likes,
                                            total_impact_score)
-    SELECT d.* FROM d WHERE d.video_count IS NOT NULL
+    SELECT d.* FROM repair_found d WHERE d.video_count IS NOT NULL
     ORDER BY d.sound_id, d.creator_id
     ON CONFLICT (sound_id, creator_id) DO UPDATE SET
         video_count = excluded.video_count, total_views = excluded.total_views, total_likes = excluded.total_likes,
@@ -186,112 +232,118 @@ WITH e AS MATERIALIZED (
 SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM made)
 """
 
-# Every hashtag-derived table from one pass over the facts: the (hashtag, platform, creator) groups are computed once
-# and give the (hashtag, creator) pairs (counts and sums), the per-platform totals and the hashtags' totals.
-# creators_count is the number of pairs, so no count(DISTINCT …) over millions of facts (PERF_NOTES "Aggregates"); per
-# platform the creators are counted from the groups, a hash aggregate rather than a sorting count(DISTINCT …). Measured
-# at 200,000 videos (before the pairs had sums): one pass instead of three scans and aggregations of the facts (README
-# benchmarks). Platform rows are kept at zero when a platform has no videos left, as the ingest path does; pair rows
-# exist only while their count is positive.
+# Every hashtag-derived table from one grouping of the facts by (hashtag, creator), the step's only pass over them:
+# - the groups are the (hashtag, creator) pairs, compared with hashtag_creator_counts;
+# - rolled up per (hashtag, platform) they give hashtag_platform_totals. A group lies on one platform (a creator's
+#   videos are all on its platform); one spanning both (videos without a creator, or a creator id on both platforms)
+#   is split from its own facts, so the rollup stays exact whatever the data;
+# - rolled up per hashtag they give hashtags_hot, creators_count being the number of pairs: no count(DISTINCT …) over
+#   millions of facts (PERF_NOTES "Aggregates").
+# The grouping computes each group's figures once (sums, and which platforms it spans), not once per table, and with
+# enough work_mem it stays in memory (README benchmarks). Platform rows are kept at zero when a platform has no
+# videos left, as the ingest path does; pair rows exist only while their count is positive.
+HASHTAG_TOTALS_FIND: LiteralString = """
+WITH g AS MATERIALIZED (
+    SELECT hashtag, creator_id, count(*)::bigint AS n, sum(views_count)::numeric AS views,
+           sum(likes_count)::numeric AS likes, sum(impact_score)::numeric AS impact,
+           bool_or(platform = 'tiktok') AS on_tiktok, bool_or(platform = 'youtube') AS on_youtube
+    FROM video_hashtag_facts GROUP BY hashtag, creator_id
+), p AS MATERIALIZED (
+    SELECT hashtag, platform, sum(n)::bigint AS n, count(creator_id)::bigint AS creators, sum(views)::numeric AS views,
+           sum(likes)::numeric AS likes, sum(impact)::numeric AS impact
+    FROM (
+        SELECT hashtag, CASE WHEN on_tiktok THEN 'tiktok' ELSE 'youtube' END AS platform, creator_id, n, views, likes,
+               impact
+        FROM g WHERE on_tiktok <> on_youtube
+        UNION ALL
+        SELECT f.hashtag, f.platform, f.creator_id, count(*)::bigint, sum(f.views_count)::numeric,
+               sum(f.likes_count)::numeric, sum(f.impact_score)::numeric
+        FROM (SELECT hashtag, creator_id FROM g WHERE on_tiktok AND on_youtube) s
+        JOIN video_hashtag_facts f ON f.hashtag = s.hashtag AND f.creator_id IS NOT DISTINCT FROM s.creator_id
+        GROUP BY f.hashtag, f.platform, f.creator_id
+    ) s
+    GROUP BY hashtag, platform
+)
+SELECT 'pair' AS kind, hashtag, creator_id AS key, e.n AS videos, NULL::bigint AS creators, e.views, e.likes, e.impact
+FROM (SELECT hashtag, creator_id, n, views, likes, impact FROM g WHERE creator_id IS NOT NULL) e
+FULL JOIN hashtag_creator_counts a USING (hashtag, creator_id)
+WHERE (a.video_count, a.total_views, a.total_likes, a.total_impact_score) IS DISTINCT FROM (e.n, e.views, e.likes, e.impact)
+UNION ALL
+SELECT 'platform', hashtag, platform, coalesce(e.n, 0), coalesce(e.creators, 0), coalesce(e.views, 0),
+       coalesce(e.likes, 0), coalesce(e.impact, 0)
+FROM p e FULL JOIN hashtag_platform_totals a USING (hashtag, platform)
+WHERE (a.videos_count, a.creators_count, a.views_total, a.likes_total, a.total_impact_score)
+      IS DISTINCT FROM (coalesce(e.n, 0), coalesce(e.creators, 0), coalesce(e.views, 0), coalesce(e.likes, 0),
+                        coalesce(e.impact, 0))
+UNION ALL
+SELECT 'hashtag', a.hashtag, NULL, coalesce(t.n, 0), coalesce(k.creators, 0), coalesce(t.views, 0),
+       coalesce(t.likes, 0), coalesce(t.impact, 0)
+FROM hashtags_hot a
+LEFT JOIN (SELECT hashtag, sum(n)::bigint AS n, sum(views)::numeric AS views, sum(likes)::numeric AS likes,
+                  sum(impact)::numeric AS impact
+           FROM p GROUP BY hashtag) t USING (hashtag)
+LEFT JOIN (SELECT hashtag, count(creator_id)::bigint AS creators FROM g GROUP BY hashtag) k USING (hashtag)
+WHERE (a.videos_count, a.creators_count, a.views_total, a.likes_total, a.total_impact_score)
+      IS DISTINCT FROM (coalesce(t.n, 0), coalesce(k.creators, 0), coalesce(t.views, 0), coalesce(t.likes, 0),
+                        coalesce(t.impact, 0))
+"""
+
 HASHTAG_TOTALS: LiteralString = """
-WITH t AS MATERIALIZED (  -- summed per (hashtag, platform, creator): the pairs' figures need the sums per creator
-    SELECT hashtag, platform, creator_id, count(*)::bigint AS n, sum(views_count)::numeric AS views,
-           sum(likes_count)::numeric AS likes, sum(impact_score)::numeric AS impact
-    FROM video_hashtag_facts GROUP BY hashtag, platform, creator_id
-), sums AS (
-    SELECT hashtag, platform, sum(n)::bigint AS n, sum(views)::numeric AS views, sum(likes)::numeric AS likes,
-           sum(impact)::numeric AS impact
-    FROM t GROUP BY hashtag, platform
-), pairs AS MATERIALIZED (  -- each creator's figures within the hashtag (GET /hashtags/{tag}/creators)
-    SELECT hashtag, creator_id, sum(n)::bigint AS video_count, sum(views)::numeric AS total_views,
-           sum(likes)::numeric AS total_likes, sum(impact)::numeric AS total_impact_score
-    FROM t WHERE creator_id IS NOT NULL GROUP BY hashtag, creator_id
-), pair_diff AS MATERIALIZED (
-    SELECT hashtag, creator_id, e.video_count, e.total_views, e.total_likes, e.total_impact_score
-    FROM pairs e FULL JOIN hashtag_creator_counts a USING (hashtag, creator_id)
-    WHERE (a.video_count, a.total_views, a.total_likes, a.total_impact_score)
-          IS DISTINCT FROM (e.video_count, e.total_views, e.total_likes, e.total_impact_score)
-), pairs_gone AS (
-    DELETE FROM hashtag_creator_counts a USING pair_diff d
-    WHERE d.video_count IS NULL AND a.hashtag = d.hashtag AND a.creator_id = d.creator_id
+WITH pairs_gone AS (
+    DELETE FROM hashtag_creator_counts a USING repair_found d
+    WHERE d.kind = 'pair' AND d.videos IS NULL AND a.hashtag = d.hashtag AND a.creator_id = d.key
     RETURNING 1
 ), pairs_made AS (
     INSERT INTO hashtag_creator_counts AS a (hashtag, creator_id, video_count, total_views, total_likes,
                                              total_impact_score)
-    SELECT hashtag, creator_id, video_count, total_views, total_likes, total_impact_score
-    FROM pair_diff WHERE video_count IS NOT NULL
-    ORDER BY hashtag, creator_id
+    SELECT hashtag, key, videos, views, likes, impact FROM repair_found WHERE kind = 'pair' AND videos IS NOT NULL
+    ORDER BY hashtag, key
     ON CONFLICT (hashtag, creator_id) DO UPDATE SET
         video_count = excluded.video_count, total_views = excluded.total_views, total_likes = excluded.total_likes,
         total_impact_score = excluded.total_impact_score
     RETURNING 1
-), p AS MATERIALIZED (
-    SELECT hashtag, platform, s.n AS videos_count, c.creators AS creators_count, s.views AS views_total,
-           s.likes AS likes_total, s.impact AS total_impact_score
-    FROM sums s JOIN (SELECT hashtag, platform, count(creator_id)::bigint AS creators FROM t GROUP BY hashtag, platform) c
-        USING (hashtag, platform)
-), platform_zeroed AS (
-    UPDATE hashtag_platform_totals a
-    SET videos_count = 0, creators_count = 0, views_total = 0, likes_total = 0, total_impact_score = 0
-    WHERE (a.videos_count, a.creators_count, a.views_total, a.likes_total, a.total_impact_score)
-          IS DISTINCT FROM (0, 0, 0, 0, 0)
-      AND NOT EXISTS (SELECT 1 FROM p WHERE p.hashtag = a.hashtag AND p.platform = a.platform)
-    RETURNING 1
-), platform_made AS (
+), platforms AS (
     INSERT INTO hashtag_platform_totals AS a (hashtag, platform, videos_count, creators_count, views_total,
                                               likes_total, total_impact_score)
-    SELECT p.* FROM p LEFT JOIN hashtag_platform_totals a USING (hashtag, platform)
-    WHERE (a.videos_count, a.creators_count, a.views_total, a.likes_total, a.total_impact_score)
-          IS DISTINCT FROM (p.videos_count, p.creators_count, p.views_total, p.likes_total, p.total_impact_score)
-    ORDER BY p.hashtag, p.platform
+    SELECT hashtag, key, videos, creators, views, likes, impact FROM repair_found WHERE kind = 'platform'
+    ORDER BY hashtag, key
     ON CONFLICT (hashtag, platform) DO UPDATE SET
         videos_count = excluded.videos_count, creators_count = excluded.creators_count,
         views_total = excluded.views_total, likes_total = excluded.likes_total,
         total_impact_score = excluded.total_impact_score
     RETURNING 1
-), h AS (
-    SELECT a.hashtag, coalesce(g.n, 0) AS videos_count, coalesce(k.creators, 0) AS creators_count,
-           coalesce(g.views, 0) AS views_total, coalesce(g.likes, 0) AS likes_total,
-           coalesce(g.impact, 0) AS total_impact_score
-    FROM hashtags_hot a
-    LEFT JOIN (
-        SELECT hashtag, sum(videos_count)::bigint AS n, sum(views_total) AS views, sum(likes_total) AS likes,
-               sum(total_impact_score) AS impact
-        FROM p GROUP BY hashtag
-    ) g USING (hashtag)
-    LEFT JOIN (SELECT hashtag, count(*)::bigint AS creators FROM pairs GROUP BY hashtag) k USING (hashtag)
-    WHERE (a.videos_count, a.creators_count, a.views_total, a.likes_total, a.total_impact_score)
-          IS DISTINCT FROM (coalesce(g.n, 0), coalesce(k.creators, 0), coalesce(g.views, 0), coalesce(g.likes, 0),
-                            coalesce(g.impact, 0))
 ), hashtags AS (
     UPDATE hashtags_hot x
-    SET videos_count = h.videos_count, creators_count = h.creators_count, views_total = h.views_total,
-        likes_total = h.likes_total, total_impact_score = h.total_impact_score, updated_at = now()
-    FROM h WHERE x.hashtag = h.hashtag
+    SET videos_count = d.videos, creators_count = d.creators, views_total = d.views, likes_total = d.likes,
+        total_impact_score = d.impact, updated_at = now()
+    FROM repair_found d WHERE d.kind = 'hashtag' AND x.hashtag = d.hashtag
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM pairs_gone) + (SELECT count(*) FROM pairs_made) + (SELECT count(*) FROM platform_zeroed)
-     + (SELECT count(*) FROM platform_made) + (SELECT count(*) FROM hashtags)
+SELECT (SELECT count(*) FROM pairs_gone) + (SELECT count(*) FROM pairs_made) + (SELECT count(*) FROM platforms)
+     + (SELECT count(*) FROM hashtags)
 """
 
-COMMUNITY_CREATORS: LiteralString = """
-WITH e AS MATERIALIZED (
+COMMUNITY_CREATORS_FIND: LiteralString = """
+SELECT community_id, creator_id, e.video_count, e.total_views, e.total_likes, e.total_impact_score
+FROM (
     SELECT community_id, creator_id, count(*)::bigint AS video_count, sum(views_count)::numeric AS total_views,
            sum(likes_count)::numeric AS total_likes, sum(impact_score)::numeric AS total_impact_score
     FROM community_video_memberships WHERE creator_id IS NOT NULL GROUP BY community_id, creator_id
-), d AS MATERIALIZED (  -- one hash join finds the differing, missing and orphaned rows (video_count NULL: orphan)
-    SELECT community_id, creator_id, e.video_count, e.total_views, e.total_likes, e.total_impact_score
-    FROM e FULL JOIN community_creator_memberships a USING (community_id, creator_id)
-    WHERE (a.video_count, a.total_views, a.total_likes, a.total_impact_score)
-          IS DISTINCT FROM (e.video_count, e.total_views, e.total_likes, e.total_impact_score)
-), gone AS (
-    DELETE FROM community_creator_memberships a USING d
+) e
+FULL JOIN community_creator_memberships a USING (community_id, creator_id)
+WHERE (a.video_count, a.total_views, a.total_likes, a.total_impact_score)
+      IS DISTINCT FROM (e.video_count, e.total_views, e.total_likes, e.total_impact_score)
+"""
+
+COMMUNITY_CREATORS: LiteralString = """
+WITH gone AS (
+    DELETE FROM community_creator_memberships a USING repair_found d
     WHERE d.video_count IS NULL AND a.community_id = d.community_id AND a.creator_id = d.creator_id
     RETURNING 1
 ), made AS (
     INSERT INTO community_creator_memberships AS a (community_id, creator_id, video_count, total_views, total_likes,
                                                     total_impact_score)
-    SELECT d.* FROM d WHERE d.video_count IS NOT NULL
+    SELECT d.* FROM repair_found d WHERE d.video_count IS NOT NULL
     ORDER BY d.community_id, d.creator_id
     ON CONFLICT (community_id, creator_id) DO UPDATE SET
         video_count = excluded.video_count, total_views = excluded.total_views, total_likes = excluded.total_likes,
@@ -301,25 +353,28 @@ WITH e AS MATERIALIZED (
 SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM made)
 """
 
-COMMUNITY_HASHTAGS: LiteralString = """
-WITH e AS MATERIALIZED (
+COMMUNITY_HASHTAGS_FIND: LiteralString = """
+SELECT community_id, hashtag, e.video_count, e.total_views, e.total_impact_score
+FROM (
     SELECT m.community_id, f.hashtag, count(*)::bigint AS video_count, sum(m.views_count)::numeric AS total_views,
            sum(m.impact_score)::numeric AS total_impact_score
     FROM community_video_memberships m JOIN video_hashtag_facts f ON f.video_id = m.video_id
     GROUP BY m.community_id, f.hashtag
-), d AS MATERIALIZED (  -- one hash join finds the differing, missing and orphaned rows (video_count NULL: orphan)
-    SELECT community_id, hashtag, e.video_count, e.total_views, e.total_impact_score
-    FROM e FULL JOIN community_hashtag_memberships a USING (community_id, hashtag)
-    WHERE (a.video_count, a.total_views, a.total_impact_score)
-          IS DISTINCT FROM (e.video_count, e.total_views, e.total_impact_score)
-), gone AS (
-    DELETE FROM community_hashtag_memberships a USING d
+) e
+FULL JOIN community_hashtag_memberships a USING (community_id, hashtag)
+WHERE (a.video_count, a.total_views, a.total_impact_score)
+      IS DISTINCT FROM (e.video_count, e.total_views, e.total_impact_score)
+"""
+
+COMMUNITY_HASHTAGS: LiteralString = """
+WITH gone AS (
+    DELETE FROM community_hashtag_memberships a USING repair_found d
     WHERE d.video_count IS NULL AND a.community_id = d.community_id AND a.hashtag = d.hashtag
     RETURNING 1
 ), made AS (
     INSERT INTO community_hashtag_memberships AS a (community_id, hashtag, video_count, total_views,
                                                     total_impact_score)
-    SELECT d.* FROM d WHERE d.video_count IS NOT NULL
+    SELECT d.* FROM repair_found d WHERE d.video_count IS NOT NULL
     ORDER BY d.community_id, d.hashtag
     ON CONFLICT (community_id, hashtag) DO UPDATE SET
         video_count = excluded.video_count, total_views = excluded.total_views,
@@ -391,14 +446,16 @@ SELECT (SELECT count(*) FROM zeroed) + (SELECT count(*) FROM made)
 
 # In dependency order: fact copies, then memberships and pair counts, then the totals computed from them.
 REPAIR_STEPS: Sequence[RepairStep] = (
-    RepairStep("fact_sort_keys", "video_facts", FACT_SORT_KEYS),
-    RepairStep("community_video_memberships", "communities", COMMUNITY_VIDEO_MEMBERSHIPS),
-    RepairStep("creators", "creators", CREATORS),
+    RepairStep("fact_sort_keys", "video_facts", FACT_SORT_KEYS, FACT_SORT_KEYS_FIND),
+    RepairStep(
+        "community_video_memberships", "communities", COMMUNITY_VIDEO_MEMBERSHIPS, COMMUNITY_VIDEO_MEMBERSHIPS_FIND
+    ),
+    RepairStep("creators", "creators", CREATORS, CREATORS_FIND),
     RepairStep("sounds", "sounds", SOUNDS),
-    RepairStep("sound_creator_counts", "sounds", SOUND_CREATORS),
-    RepairStep("hashtags", "hashtags", HASHTAG_TOTALS),
-    RepairStep("community_creator_memberships", "community_creators", COMMUNITY_CREATORS),
-    RepairStep("community_hashtag_memberships", "community_hashtags", COMMUNITY_HASHTAGS),
+    RepairStep("sound_creator_counts", "sounds", SOUND_CREATORS, SOUND_CREATORS_FIND),
+    RepairStep("hashtags", "hashtags", HASHTAG_TOTALS, HASHTAG_TOTALS_FIND),
+    RepairStep("community_creator_memberships", "community_creators", COMMUNITY_CREATORS, COMMUNITY_CREATORS_FIND),
+    RepairStep("community_hashtag_memberships", "community_hashtags", COMMUNITY_HASHTAGS, COMMUNITY_HASHTAGS_FIND),
     RepairStep("communities", "communities", COMMUNITIES),
     RepairStep("community_platform_totals", "communities", COMMUNITY_PLATFORM_TOTALS),
 )
