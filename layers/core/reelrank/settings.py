@@ -57,6 +57,8 @@ class BackfillSettings(DatabaseSettings):
     backfill_time_margin_ms: int = Field(default=60_000, ge=0, alias="BACKFILL_TIME_MARGIN_MS")
     # the SQS queue a cut-off run sends {"job_id"} to (unset locally: the caller invokes again)
     backfill_continuation_queue_url: str | None = Field(default=None, alias="BACKFILL_CONTINUATION_QUEUE_URL")
+    # work_mem of each aggregate refresh step's transaction (reelrank.db.aggregate_repair; database memory, per hash)
+    repair_work_mem_mb: int = Field(default=1024, ge=4, le=4096, alias="REPAIR_WORK_MEM_MB")
 
 
 class ReconcileSettings(DatabaseSettings):
@@ -66,6 +68,8 @@ class ReconcileSettings(DatabaseSettings):
     partition_months_ahead: int = Field(default=3, ge=0, le=24, alias="PARTITION_MONTHS_AHEAD")
     # each repair step waits at most this long for ingest's locks before retrying
     reconcile_lock_timeout_ms: int = Field(default=10_000, ge=1, alias="RECONCILE_LOCK_TIMEOUT_MS")
+    # work_mem of each repair step's transaction (reelrank.db.aggregate_repair; database memory, per hash)
+    repair_work_mem_mb: int = Field(default=1024, ge=4, le=4096, alias="REPAIR_WORK_MEM_MB")
 
 
 @lru_cache(maxsize=1)

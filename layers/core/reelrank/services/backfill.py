@@ -289,7 +289,7 @@ class _Run:
                 completed = done | {s.name}
                 with self.conn.transaction():
                     lock_out_ingest(self.conn, self.settings.backfill_lock_timeout_ms)
-                    written = s.run(self.conn)
+                    written = s.run(self.conn, work_mem_mb=self.settings.repair_work_mem_mb)
                     self.checkpoint(
                         {"aggregates_updated": written},
                         aggregate_steps_done=sum(1 for t in TOTALS_STEPS if t.name in completed),

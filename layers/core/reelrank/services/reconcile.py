@@ -65,7 +65,12 @@ def repair_video_scores(
         after = hi
 
 
-def repair_aggregates(conn: psycopg.Connection[Any], *, lock_timeout_ms: int) -> AggregatesRepaired:
+def repair_aggregates(
+    conn: psycopg.Connection[Any],
+    *,
+    lock_timeout_ms: int,
+    work_mem_mb: int = aggregate_repair.DEFAULT_REPAIR_WORK_MEM_MB,
+) -> AggregatesRepaired:
     """Run every set-based repair step, each in its own transaction with ingest held off; rows written per family."""
     counts: dict[str, int] = {}
     for step in aggregate_repair.REPAIR_STEPS:
@@ -73,7 +78,7 @@ def repair_aggregates(conn: psycopg.Connection[Any], *, lock_timeout_ms: int) ->
         def run(s: aggregate_repair.RepairStep = step) -> int:
             with conn.transaction():
                 aggregate_repair.lock_out_ingest(conn, lock_timeout_ms)
-                return s.run(conn)
+                return s.run(conn, work_mem_mb=work_mem_mb)
 
         started = time.perf_counter()
         written = int(retrying(run))
@@ -127,7 +132,7 @@ def reconcile(
     started = time.perf_counter()
     lock_timeout = settings.reconcile_lock_timeout_ms
     videos = repair_video_scores(conn, lock_timeout_ms=lock_timeout)
-    aggregates = repair_aggregates(conn, lock_timeout_ms=lock_timeout)
+    aggregates = repair_aggregates(conn, lock_timeout_ms=lock_timeout, work_mem_mb=settings.repair_work_mem_mb)
     views, failed_views = refresh_derived_views(conn)
     trends = refresh_hashtag_trends(conn, lock_timeout_ms=lock_timeout)
     retention = request.retention_days or settings.snapshot_retention_days
