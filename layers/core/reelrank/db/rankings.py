@@ -407,7 +407,10 @@ FollowersPlan = Literal["auto", "walk", "sort"]
 WALK_FIRST_CHUNK = 256
 WALK_MAX_CHUNK = 4096
 WALK_MIN_THRESHOLD = 1000  # parents with fewer creators are always sorted (cheap), whatever the catalogue size
-WALK_BUDGET_FACTOR = 4  # creators a walk may scan before it hands over to the sort plan, as a multiple of the threshold
+WALK_BUDGET_FACTOR = 4  # a walk scans at most this many of its largest chunks before handing over to the sort plan
+# a probe of the walk costs less than a row of the sort plan: measured at 1,000,000 videos (200,000 creators, load ~4),
+# the two cross between 1,500 and 3,000 creators, below √((limit + 1) × N) ≈ 3,200
+WALK_THRESHOLD_FACTOR = 0.6
 
 
 def fetch_page(
@@ -455,7 +458,7 @@ def fetch_page(
         if plan == "walk":
             rows = _walk_followers(conn, spec, filters, after, fetch)
         else:
-            rows = _fetch_rows(conn, spec, key, filters, after, fetch, from_params)
+            rows = _sort_followers(conn, spec, filters, after, fetch)
     else:
         rows = _fetch_rows(conn, spec, key, filters, after, fetch, from_params)
     next_keyset = None
@@ -512,13 +515,15 @@ def followers_plan(conn: psycopg.Connection[Any], spec: ListSpec, parent: Any, l
     - ``walk``: ``creators_hot`` read in follower order from the keyset (its index), each creator probed in the pair
       table's primary key — about (limit + 1) × N / n probes for N creators in all, whatever the depth.
 
-    The two cost the same at n = √((limit + 1) × N) (about 3,200 for a page of 50 among 200,000 creators): a parent
-    with at least that many creators (counted up to there, so the count is as cheap as the cheaper plan) is walked.
+    The two cost the same at n ≈ √((limit + 1) × N) (about 3,200 for a page of 50 among 200,000 creators; measured,
+    a little lower: WALK_THRESHOLD_FACTOR): a parent with at least that many creators (counted up to there, so the
+    count costs no more than the cheaper plan) is walked.
     """
     if spec.pair_table is None or spec.parent is None:
         raise ValueError(f"{spec.name} is not a nested creator list")
     total = conn.execute("SELECT reltuples FROM pg_class WHERE oid = 'creators_hot'::regclass").fetchone()
-    threshold = max(WALK_MIN_THRESHOLD, math.isqrt(int((limit + 1) * max(float(total[0]) if total else 0.0, 0.0))))
+    balance = math.isqrt(int((limit + 1) * max(float(total[0]) if total else 0.0, 0.0)))
+    threshold = max(WALK_MIN_THRESHOLD, int(WALK_THRESHOLD_FACTOR * balance))
     count = conn.execute(
         sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} p WHERE {} LIMIT %s) x").format(
             sql.Identifier(spec.pair_table), spec.parent
@@ -527,6 +532,36 @@ def followers_plan(conn: psycopg.Connection[Any], spec: ListSpec, parent: Any, l
         prepare=False,
     ).fetchone()
     return "walk" if count is not None and count[0] >= threshold else "sort"
+
+
+def _sort_followers(
+    conn: psycopg.Connection[Any], spec: ListSpec, filters: Sequence[Filter], after: Keyset | None, fetch: int
+) -> list[dict[str, Any]]:
+    """``sort=followers`` of a nested creator list by sorting the parent's pair rows joined to ``creators_hot`` (``sort``
+    plan): the join is MATERIALIZED so that the planner cannot turn it into a walk of the followers index from its
+    start (which a keyset condition on the joined column cannot bound)."""
+    conds = [f[0] for f in filters]
+    params: list[Any] = [p for f in filters for p in f[1]]
+    if after is None:
+        keyset: sql.Composable = sql.SQL("TRUE")
+    elif after.value is None:
+        keyset, params = sql.SQL("_k IS NULL AND _id < %s"), [*params, after.id]
+    else:
+        keyset, params = sql.SQL("((_k, _id) < (%s, %s) OR _k IS NULL)"), [*params, after.value, after.id]
+    # each pair row's creator by its primary key (OFFSET 0 keeps the lateral subquery a per-row lookup: as a plain join
+    # the planner hashes all of creators_hot for a few thousand pairs)
+    query = sql.SQL(
+        "WITH m AS MATERIALIZED (SELECT {select}, c.followers_count AS _k, c.creator_id AS _id FROM {pair} p"
+        " CROSS JOIN LATERAL (SELECT * FROM creators_hot c WHERE c.creator_id = p.creator_id OFFSET 0) c"
+        " WHERE {where}) SELECT * FROM m WHERE {keyset} ORDER BY _k DESC NULLS LAST, _id DESC LIMIT %s"
+    ).format(
+        select=spec.select,
+        pair=sql.Identifier(spec.pair_table or ""),
+        where=sql.SQL(" AND ").join(conds) if conds else sql.SQL("TRUE"),
+        keyset=keyset,
+    )
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(query, [*params, fetch], prepare=False).fetchall()
 
 
 def _walk_followers(
@@ -541,11 +576,21 @@ def _walk_followers(
     """
     conds = [f[0] for f in filters]
     params: list[Any] = [p for f in filters for p in f[1]]
+    # the pair key is probed first for every scanned creator (a MATERIALIZED CTE: the planner would otherwise fetch
+    # every scanned creator's row before probing); only the members' rows are read
     probe = sql.SQL(
-        "SELECT {select}, c.followers_count AS _k, c.creator_id AS _id"
-        " FROM unnest(%s::text[]) WITH ORDINALITY AS w(creator_id, ord)"
-        " JOIN ({from_}) ON p.creator_id = w.creator_id WHERE {where} ORDER BY w.ord LIMIT %s"
-    ).format(select=spec.select, from_=spec.from_, where=sql.SQL(" AND ").join(conds) if conds else sql.SQL("TRUE"))
+        "WITH m AS MATERIALIZED (SELECT w.creator_id, w.ord FROM unnest(%s::text[]) WITH ORDINALITY AS w(creator_id, ord)"
+        " WHERE EXISTS (SELECT FROM {pair} p WHERE {parent} AND p.creator_id = w.creator_id))"
+        " SELECT {select}, c.followers_count AS _k, c.creator_id AS _id"
+        " FROM m JOIN ({from_}) ON p.creator_id = m.creator_id WHERE {where} ORDER BY m.ord LIMIT %s"
+    ).format(
+        pair=sql.Identifier(spec.pair_table or ""),
+        parent=spec.parent or sql.SQL("TRUE"),
+        select=spec.select,
+        from_=spec.from_,
+        where=sql.SQL(" AND ").join(conds) if conds else sql.SQL("TRUE"),
+    )
+    parent_params = list(filters[0][1]) if spec.parent is not None else []
     key = spec.sorts["followers"]
     rows: list[dict[str, Any]] = []
     chunk, scanned = WALK_FIRST_CHUNK, 0
@@ -555,13 +600,13 @@ def _walk_followers(
         if creators:
             ids = [r["creator_id"] for r in creators]
             with conn.cursor(row_factory=dict_row) as cur:
-                rows += cur.execute(probe, [ids, *params, fetch - len(rows)], prepare=False).fetchall()
+                rows += cur.execute(probe, [ids, *parent_params, *params, fetch - len(rows)], prepare=False).fetchall()
             after = Keyset(creators[-1]["_k"], creators[-1]["_id"])
         if len(rows) >= fetch or len(creators) < chunk:
             return rows[:fetch]  # the page is full, or every creator has been read
         scanned += len(creators)
         if scanned >= budget:
-            return rows + _fetch_rows(conn, spec, key, filters, after, fetch - len(rows))
+            return rows + _sort_followers(conn, spec, filters, after, fetch - len(rows))
         chunk = min(2 * chunk, WALK_MAX_CHUNK)
 
 
