@@ -123,6 +123,17 @@ CORRUPTIONS: dict[str, tuple[str | None, str]] = {
         " (SELECT hashtag, video_id FROM video_hashtag_facts ORDER BY 1, 2 OFFSET %(n)s %% 50 LIMIT 1)"
         " RETURNING 'hf:' || hashtag || video_id",
     ),
+    "sound_fact": (
+        "video_facts",
+        "UPDATE video_sound_facts SET views_count = views_count + 3 WHERE video_id ="
+        " (SELECT video_id FROM video_sound_facts ORDER BY 1 OFFSET %(n)s %% 40 LIMIT 1) RETURNING 'sf:' || video_id",
+    ),
+    "community_video_copy": (
+        "video_facts",
+        "UPDATE community_video_memberships SET impact_score = impact_score + 1 WHERE (community_id, video_id) ="
+        " (SELECT community_id, video_id FROM community_video_memberships ORDER BY 1, 2 OFFSET %(n)s %% 30 LIMIT 1)"
+        " RETURNING 'cv:' || community_id || video_id",
+    ),
     "community_video": (
         "communities",
         "DELETE FROM community_video_memberships WHERE (community_id, video_id) = (SELECT community_id, video_id"
@@ -216,6 +227,44 @@ def test_an_entity_that_lost_all_its_videos_is_zeroed(db: psycopg.Connection[Any
         "SELECT videos_count, total_play_count, total_impact_score FROM creators_hot WHERE creator_id = 'ana'"
     ).fetchone() == (0, 0, 0)
     assert drift(db) == []
+
+
+def test_hashtag_groups_spanning_both_platforms_are_split_exactly(db: psycopg.Connection[Any]) -> None:
+    # Given a creator with videos on both platforms under one hashtag, and creator-less videos on both platforms,
+    # written behind the aggregates' back (a (hashtag, creator) group then spans two platforms)
+    build_catalogue(db, n=60)
+    db.execute("INSERT INTO hashtags_hot (hashtag, display_name) VALUES ('fyp', 'fyp') ON CONFLICT DO NOTHING")
+    db.execute(
+        "INSERT INTO videos_hot (video_id, platform, creator_id, views_count, likes_count, comments_count, created_at)"
+        " VALUES ('YTvideo0001', 'youtube', 'ana', 1000, 10, 1, now()), ('7690000000000000001', 'tiktok', 'ana', 70,"
+        " 7, 0, now()), ('YTvideo0002', 'youtube', NULL, 500, 5, 0, now()), ('7690000000000000002', 'tiktok', NULL,"
+        " 300, 3, 0, now())"
+    )
+    db.execute(
+        "INSERT INTO video_hashtag_facts (hashtag, video_id, platform, creator_id, views_count, likes_count,"
+        " impact_score, created_at) SELECT 'fyp', video_id, platform, creator_id, views_count, likes_count,"
+        " impact_score, created_at FROM videos_hot WHERE video_id IN ('YTvideo0001', '7690000000000000001',"
+        " 'YTvideo0002', '7690000000000000002')"
+    )
+    assert drift(db) != []
+    # When reconcile runs
+    run(db)
+    # Then every aggregate equals the recomputation (the expected_* views count DISTINCT creators per platform)
+    assert drift(db) == []
+    youtube = db.execute(
+        "SELECT videos_count, creators_count, views_total FROM hashtag_platform_totals"
+        " WHERE hashtag = 'fyp' AND platform = 'youtube'"
+    ).fetchone()
+    assert youtube == (2, 1, 1500)
+    pair = db.execute(
+        "SELECT video_count FROM hashtag_creator_counts WHERE hashtag = 'fyp' AND creator_id = 'ana'"
+    ).fetchone()
+    expected_pair = db.execute(
+        "SELECT count(*) FROM video_hashtag_facts WHERE hashtag = 'fyp' AND creator_id = 'ana'"
+    ).fetchone()
+    assert pair == expected_pair
+    # And a second run finds nothing
+    assert_clean_report(run(db))
 
 
 def test_partitions_past_retention_are_dropped_and_coming_months_created(db: psycopg.Connection[Any]) -> None:
