@@ -28,29 +28,29 @@ import psycopg
 WINDOW = timedelta(days=7)
 LOOKBACK = timedelta(days=30)  # how far before the window a video's last observation counts as its starting views
 
-# One statement: the window's snapshots grouped per video (first and last views, by observation time), the baseline
-# probed per video in the snapshots' primary key, the gains summed per (hashtag, platform) through the facts, and both
-# score columns updated where they differ — the rows scored now, plus the rows with a score from the last run.
+# One statement: one pass over the snapshots of the lookback and the window grouped per video (its last views before
+# the window, its first and last inside it), the gains summed per (hashtag, platform) through the facts, and both score
+# columns updated where they differ — the rows scored now, plus the rows still scored from the last run.
 REFRESH_TREND_SCORES: LiteralString = """
-WITH win AS (
+WITH per_video AS (
     SELECT s.video_id,
-           (min(ARRAY[(extract(epoch FROM s.observed_at) * 1000000)::bigint, s.views_count]))[2] AS first_views,
-           (max(ARRAY[(extract(epoch FROM s.observed_at) * 1000000)::bigint, s.views_count]))[2] AS last_views
+           (max(ARRAY[(extract(epoch FROM s.observed_at) * 1000000)::bigint, s.views_count])
+                FILTER (WHERE s.observed_at <= %(start)s))[2] AS base_views,
+           (min(ARRAY[(extract(epoch FROM s.observed_at) * 1000000)::bigint, s.views_count])
+                FILTER (WHERE s.observed_at > %(start)s))[2] AS first_views,
+           (max(ARRAY[(extract(epoch FROM s.observed_at) * 1000000)::bigint, s.views_count])
+                FILTER (WHERE s.observed_at > %(start)s))[2] AS last_views
     FROM video_metric_snapshots s
-    WHERE s.observed_at > %(start)s AND s.observed_at <= %(as_of)s AND s.views_count IS NOT NULL
+    WHERE s.observed_at > %(lookback)s AND s.observed_at <= %(as_of)s AND s.views_count IS NOT NULL
     GROUP BY s.video_id
+    HAVING max(s.observed_at) > %(start)s
 ), gains AS (
-    SELECT w.video_id,
-           greatest(w.last_views - coalesce(
-               b.views_count, CASE WHEN v.created_at > %(start)s THEN 0 ELSE w.first_views END), 0) AS gained
-    FROM win w
-    JOIN videos_hot v ON v.video_id = w.video_id
-    LEFT JOIN LATERAL (
-        SELECT p.views_count FROM video_metric_snapshots p
-        WHERE p.video_id = w.video_id AND p.observed_at > %(lookback)s AND p.observed_at <= %(start)s
-          AND p.views_count IS NOT NULL
-        ORDER BY p.observed_at DESC LIMIT 1
-    ) b ON true
+    -- the posting time is read only for a video without a baseline
+    SELECT w.video_id, w.last_views - CASE
+               WHEN w.base_views IS NOT NULL THEN w.base_views
+               WHEN (SELECT v.created_at FROM videos_hot v WHERE v.video_id = w.video_id) > %(start)s THEN 0
+               ELSE w.first_views END AS gained
+    FROM per_video w
 ), by_platform AS (
     SELECT f.hashtag, f.platform, sum(g.gained)::numeric AS trend
     FROM gains g JOIN video_hashtag_facts f ON f.video_id = g.video_id
@@ -75,6 +75,8 @@ WITH win AS (
 SELECT (SELECT count(*) FROM hashtag_rows) AS hashtags, (SELECT count(*) FROM platform_rows) AS platform_rows,
        (SELECT count(*) FROM by_hashtag) AS trending
 """
+# the per-video grouping holds one entry per video observed in the last 37 days: at the default 4 MB it spills to disk
+TREND_WORK_MEM: LiteralString = "SET LOCAL work_mem = '256MB'"
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ def refresh_trend_scores(
     ----------
     conn
         A connection inside the caller's transaction (reconcile holds ingest off for the statement: its row locks on
-        hashtags would otherwise meet ingest's, taken in another order).
+        hashtags would otherwise meet ingest's, taken in another order); ``work_mem`` is raised for that transaction.
     as_of
         The end of the window; the scores are the views gained in ``(as_of - window, as_of]``.
     window
@@ -109,6 +111,7 @@ def refresh_trend_scores(
     """
     end = as_of or datetime.now(UTC)
     start = end - window
+    conn.execute(TREND_WORK_MEM)
     row = conn.execute(
         REFRESH_TREND_SCORES, {"as_of": end, "start": start, "lookback": start - LOOKBACK}, prepare=False
     ).fetchone()
