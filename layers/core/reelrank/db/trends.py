@@ -44,17 +44,19 @@ WITH per_video AS (
     WHERE s.observed_at > %(lookback)s AND s.observed_at <= %(as_of)s AND s.views_count IS NOT NULL
     GROUP BY s.video_id
     HAVING max(s.observed_at) > %(start)s
-), gains AS (
-    -- the posting time is read only for a video without a baseline
-    SELECT w.video_id, w.last_views - CASE
-               WHEN w.base_views IS NOT NULL THEN w.base_views
-               WHEN (SELECT v.created_at FROM videos_hot v WHERE v.video_id = w.video_id) > %(start)s THEN 0
-               ELSE w.first_views END AS gained
-    FROM per_video w
+), gains AS MATERIALIZED (
+    -- each video's gain computed once (inlined, it would be recomputed for each of the video's facts); the videos
+    -- posted inside the window are a range of videos_hot's recent index
+    SELECT g.video_id, g.gained
+    FROM (SELECT w.video_id,
+                 w.last_views - coalesce(w.base_views, CASE WHEN n.video_id IS NULL THEN w.first_views ELSE 0 END)
+                     AS gained
+          FROM per_video w
+          LEFT JOIN (SELECT video_id FROM videos_hot WHERE created_at > %(start)s) n ON n.video_id = w.video_id) g
+    WHERE g.gained > 0
 ), by_platform AS (
     SELECT f.hashtag, f.platform, sum(g.gained)::numeric AS trend
     FROM gains g JOIN video_hashtag_facts f ON f.video_id = g.video_id
-    WHERE g.gained > 0
     GROUP BY f.hashtag, f.platform
 ), by_hashtag AS (
     SELECT hashtag, sum(trend) AS trend FROM by_platform GROUP BY hashtag
