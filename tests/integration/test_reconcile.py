@@ -58,6 +58,8 @@ def test_a_clean_database_reports_all_zeros(db: psycopg.Connection[Any]) -> None
 
 # ------------------------------------------------------------------------------------- random corruptions
 # Each corruption: (family it must be reported under, SQL changing the n-th row of a table; returns the row's key).
+# Fact-copy corruptions change a copy other than impact_score: rescoring a corrupted video carries its score to the
+# copies, which would repair an impact copy before the fact step counts it.
 CORRUPTIONS: dict[str, tuple[str | None, str]] = {
     "video_score": (
         None,
@@ -119,7 +121,7 @@ CORRUPTIONS: dict[str, tuple[str | None, str]] = {
     ),
     "hashtag_fact": (
         "video_facts",
-        "UPDATE video_hashtag_facts SET impact_score = impact_score + 5 WHERE (hashtag, video_id) ="
+        "UPDATE video_hashtag_facts SET views_count = views_count + 5 WHERE (hashtag, video_id) ="
         " (SELECT hashtag, video_id FROM video_hashtag_facts ORDER BY 1, 2 OFFSET %(n)s %% 50 LIMIT 1)"
         " RETURNING 'hf:' || hashtag || video_id",
     ),
@@ -130,7 +132,7 @@ CORRUPTIONS: dict[str, tuple[str | None, str]] = {
     ),
     "community_video_copy": (
         "video_facts",
-        "UPDATE community_video_memberships SET impact_score = impact_score + 1 WHERE (community_id, video_id) ="
+        "UPDATE community_video_memberships SET likes_count = likes_count + 1 WHERE (community_id, video_id) ="
         " (SELECT community_id, video_id FROM community_video_memberships ORDER BY 1, 2 OFFSET %(n)s %% 30 LIMIT 1)"
         " RETURNING 'cv:' || community_id || video_id",
     ),

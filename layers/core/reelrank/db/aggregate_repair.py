@@ -58,6 +58,8 @@ class RepairStep:
         conn.execute("SET LOCAL jit = off")
         if self.find is not None:
             conn.execute("CREATE TEMPORARY TABLE repair_found ON COMMIT DROP AS " + self.find)
+            # statistics for the write's plan: a few rows after a drift, hundreds of thousands after a weights change
+            conn.execute("ANALYZE repair_found")
         cur = conn.execute(self.statement)
         if cur.description is None:  # a plain UPDATE: its row count
             return max(cur.rowcount, 0)
@@ -233,40 +235,37 @@ WITH gone AS (
 SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM made)
 """
 
-# Every hashtag-derived table from one grouping of the facts by (hashtag, creator), the step's only pass over them:
-# - the groups are the (hashtag, creator) pairs, compared with hashtag_creator_counts;
-# - rolled up per (hashtag, platform) they give hashtag_platform_totals. A group lies on one platform (a creator's
-#   videos are all on its platform); one spanning both (videos without a creator, or a creator id on both platforms)
-#   is split from its own facts, so the rollup stays exact whatever the data;
-# - rolled up per hashtag they give hashtags_hot, creators_count being the number of pairs: no count(DISTINCT …) over
-#   millions of facts (PERF_NOTES "Aggregates").
-# The grouping computes each group's figures once (sums, and which platforms it spans), not once per table, and with
-# enough work_mem it stays in memory (README benchmarks). Platform rows are kept at zero when a platform has no
-# videos left, as the ingest path does; pair rows exist only while their count is positive.
+# Every hashtag-derived table from one pass over the facts, grouped two ways at once (GROUPING SETS: two hash tables
+# filled by the same scan):
+# - by (hashtag, creator): the pairs, compared with hashtag_creator_counts, and which platforms each pair spans;
+# - by (hashtag, platform): the per-platform counts and sums, exact whatever creators span;
+# - a platform's creators_count is the number of pairs with a video on it, and a hashtag's the number of pairs: no
+#   count(DISTINCT …) over millions of facts (PERF_NOTES "Aggregates");
+# - the hashtag totals are the sum of its (at most two) platform rows.
+# Each sum is computed once per fact; with enough work_mem the groupings stay in memory (README benchmarks). Platform
+# rows are kept at zero when a platform has no videos left, as the ingest path does; pair rows exist only while their
+# count is positive.
 HASHTAG_TOTALS_FIND: LiteralString = """
 WITH g AS MATERIALIZED (
-    SELECT hashtag, creator_id, count(*)::bigint AS n, sum(views_count)::numeric AS views,
-           sum(likes_count)::numeric AS likes, sum(impact_score)::numeric AS impact,
+    SELECT hashtag, creator_id, platform, GROUPING(creator_id) AS by_platform,
+           count(*)::bigint AS n, sum(views_count)::numeric AS views, sum(likes_count)::numeric AS likes,
+           sum(impact_score)::numeric AS impact,
            bool_or(platform = 'tiktok') AS on_tiktok, bool_or(platform = 'youtube') AS on_youtube
-    FROM video_hashtag_facts GROUP BY hashtag, creator_id
+    FROM video_hashtag_facts
+    GROUP BY GROUPING SETS ((hashtag, creator_id), (hashtag, platform))
+), k AS MATERIALIZED (
+    SELECT hashtag, count(creator_id)::bigint AS creators,
+           count(creator_id) FILTER (WHERE on_tiktok)::bigint AS on_tiktok,
+           count(creator_id) FILTER (WHERE on_youtube)::bigint AS on_youtube
+    FROM g WHERE by_platform = 0 GROUP BY hashtag
 ), p AS MATERIALIZED (
-    SELECT hashtag, platform, sum(n)::bigint AS n, count(creator_id)::bigint AS creators, sum(views)::numeric AS views,
-           sum(likes)::numeric AS likes, sum(impact)::numeric AS impact
-    FROM (
-        SELECT hashtag, CASE WHEN on_tiktok THEN 'tiktok' ELSE 'youtube' END AS platform, creator_id, n, views, likes,
-               impact
-        FROM g WHERE on_tiktok <> on_youtube
-        UNION ALL
-        SELECT f.hashtag, f.platform, f.creator_id, count(*)::bigint, sum(f.views_count)::numeric,
-               sum(f.likes_count)::numeric, sum(f.impact_score)::numeric
-        FROM (SELECT hashtag, creator_id FROM g WHERE on_tiktok AND on_youtube) s
-        JOIN video_hashtag_facts f ON f.hashtag = s.hashtag AND f.creator_id IS NOT DISTINCT FROM s.creator_id
-        GROUP BY f.hashtag, f.platform, f.creator_id
-    ) s
-    GROUP BY hashtag, platform
+    SELECT g.hashtag, g.platform, g.n, CASE g.platform WHEN 'tiktok' THEN k.on_tiktok ELSE k.on_youtube END AS creators,
+           g.views, g.likes, g.impact
+    FROM g JOIN k USING (hashtag)
+    WHERE g.by_platform = 1
 )
 SELECT 'pair' AS kind, hashtag, creator_id AS key, e.n AS videos, NULL::bigint AS creators, e.views, e.likes, e.impact
-FROM (SELECT hashtag, creator_id, n, views, likes, impact FROM g WHERE creator_id IS NOT NULL) e
+FROM (SELECT hashtag, creator_id, n, views, likes, impact FROM g WHERE by_platform = 0 AND creator_id IS NOT NULL) e
 FULL JOIN hashtag_creator_counts a USING (hashtag, creator_id)
 WHERE (a.video_count, a.total_views, a.total_likes, a.total_impact_score) IS DISTINCT FROM (e.n, e.views, e.likes, e.impact)
 UNION ALL
@@ -283,7 +282,7 @@ FROM hashtags_hot a
 LEFT JOIN (SELECT hashtag, sum(n)::bigint AS n, sum(views)::numeric AS views, sum(likes)::numeric AS likes,
                   sum(impact)::numeric AS impact
            FROM p GROUP BY hashtag) t USING (hashtag)
-LEFT JOIN (SELECT hashtag, count(creator_id)::bigint AS creators FROM g GROUP BY hashtag) k USING (hashtag)
+LEFT JOIN k USING (hashtag)
 WHERE (a.videos_count, a.creators_count, a.views_total, a.likes_total, a.total_impact_score)
       IS DISTINCT FROM (coalesce(t.n, 0), coalesce(k.creators, 0), coalesce(t.views, 0), coalesce(t.likes, 0),
                         coalesce(t.impact, 0))
