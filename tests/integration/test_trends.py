@@ -3,14 +3,19 @@ snapshots crafted so that the expected scores are known; a second refresh writes
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
+from reelrank.db.ingest_writes import VIDEO_LOCK_BUCKETS, VIDEO_LOCK_CLASS
 from reelrank.db.trends import TrendRefresh, refresh_trend_scores
 from reelrank.models.reconcile import ReconcileRequest
 from reelrank.services.reconcile import reconcile
+from reelrank.services.trends import refresh_hashtag_trends
 from reelrank.settings import ReconcileSettings
 from tests.integration.api_helpers import ApiClient, api_environment
 
@@ -137,3 +142,52 @@ def test_reconcile_refreshes_the_trend_scores(db: psycopg.Connection[Any]) -> No
     assert first.trend_scores_updated == 5 + 6
     assert _scores(db)[0] == EXPECTED
     assert second.trend_scores_updated == 0
+
+
+def _waiting_on_a_lock(db: psycopg.Connection[Any], pid: int) -> bool:
+    """Whether session ``pid`` waits on a heavyweight lock; polled until it does (a minute at most)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        row = db.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()
+        if row is not None and row[0] == "Lock":
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_ingest_is_not_held_off_while_the_scores_are_computed(db_url: str, db: psycopg.Connection[Any]) -> None:
+    # Given crafted snapshots around now, and another session holding a snapshot partition of the lookback (the
+    # month of 35 days ago; ingest writes into the current one) so that the refresh's computation waits for it
+    now = datetime.now(UTC)
+    _seed(db, now)
+    month = now - 35 * DAY
+    partition = f"video_metric_snapshots_y{month:%Y}m{month:%m}"
+    holder = psycopg.connect(db_url)
+    refresher = psycopg.connect(db_url, autocommit=True)
+    results: list[TrendRefresh] = []
+    thread = threading.Thread(target=lambda: results.append(refresh_hashtag_trends(refresher, lock_timeout_ms=60_000)))
+    try:
+        holder.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(sql.Identifier(partition)))
+        # When reconcile's trend step starts and is stuck computing the scores
+        thread.start()
+        pid = refresher.info.backend_pid
+        assert _waiting_on_a_lock(db, pid)
+        # Then it holds none of ingest's bucket locks, and an ingest chunk can take every one of them
+        held = db.execute(
+            "SELECT count(*) FROM pg_locks WHERE pid = %s AND locktype = 'advisory' AND granted", (pid,)
+        ).fetchone()
+        assert held == (0,)
+        with psycopg.connect(db_url) as ingest, ingest.transaction():
+            taken = ingest.execute(
+                "SELECT bool_and(pg_try_advisory_xact_lock(%s, b)) FROM generate_series(0, %s) AS b",
+                (VIDEO_LOCK_CLASS, VIDEO_LOCK_BUCKETS - 1),
+            ).fetchone()
+        assert taken == (True,)
+    finally:
+        holder.rollback()  # releases the partition
+        thread.join(120)
+        holder.close()
+        refresher.close()
+    # and once the partition is free, the refresh finishes with the same scores
+    assert results == [TrendRefresh(hashtags=5, platform_rows=6, trending=4)]
+    assert _scores(db) == (EXPECTED, EXPECTED_PLATFORM)
