@@ -1,8 +1,8 @@
 """Set-based repair of every derived row: fact sort-key copies, memberships, pair counts and aggregate totals.
 
-Each :class:`RepairStep` is one statement that recomputes a whole table from the base tables (the hashtags step:
-all three hashtag-derived tables from one pass over the facts) and writes only the rows that differ
-(``IS DISTINCT FROM``), returning how many it wrote. Totals are driven from the aggregate table
+Each :class:`RepairStep` compares a whole table with its recomputation from the base tables (the hashtags step: all
+three hashtag-derived tables from one pass over the facts) and writes only the rows that differ (``IS DISTINCT
+FROM``), returning how many it wrote; most steps find those rows with a read-only query first (see RepairStep). Totals are driven from the aggregate table
 with a LEFT JOIN so an entity that lost all its videos is repaired too (PERF_NOTES "Aggregates"); tables that hold a
 row only while its count is positive (memberships, pair counts) get missing rows inserted and orphans deleted, both
 found by one FULL JOIN of the recomputation with the table.
@@ -11,8 +11,8 @@ The steps run in :data:`REPAIR_STEPS` order: fact copies first, then what is com
 Concurrency: an aggregate recomputed from a snapshot while an ingest chunk adds its delta would lose the delta, so
 each step runs in a transaction that first takes every one of ingest's video-bucket locks (in bucket order, as ingest
 does: no deadlock). No chunk is then in flight, every committed chunk is visible, and the repaired row is exact; the
-chunks that follow keep it exact with their deltas. Ingest waits for one step at most (about a second at a million
-videos), never for a whole run.
+chunks that follow keep it exact with their deltas. Ingest waits for one step at most, never for a whole run; the
+longest step, hashtags, took 11-26 s at a million videos on a loaded 2-core machine (README benchmarks).
 """
 
 from __future__ import annotations
