@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
+import pytest
 from psycopg import sql
 
+from reelrank.db import trends
 from reelrank.db.ingest_writes import VIDEO_LOCK_BUCKETS, VIDEO_LOCK_CLASS
 from reelrank.db.trends import TrendRefresh, refresh_trend_scores
 from reelrank.models.reconcile import ReconcileRequest
@@ -190,4 +192,34 @@ def test_ingest_is_not_held_off_while_the_scores_are_computed(db_url: str, db: p
         refresher.close()
     # and once the partition is free, the refresh finishes with the same scores
     assert results == [TrendRefresh(hashtags=5, platform_rows=6, trending=4)]
+    assert _scores(db) == (EXPECTED, EXPECTED_PLATFORM)
+
+
+def test_the_changed_rows_are_written_in_batches_of_their_own_transactions(
+    db: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given crafted snapshots around now, and batches of 2 rows
+    _seed(db, datetime.now(UTC))
+    monkeypatch.setattr(trends, "WRITE_BATCH", 2)
+    write = trends.write_trend_changes
+    batches: list[tuple[int, int, int]] = []  # (rows, transaction id, ingest bucket locks held)
+
+    def recording_write(conn: psycopg.Connection[Any], rows: list[trends.TrendChange]) -> tuple[int, int]:
+        xact = conn.execute(
+            "SELECT pg_current_xact_id()::text::bigint,"
+            " (SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory' AND granted)"
+        ).fetchone()
+        assert xact is not None
+        batches.append((len(rows), int(xact[0]), int(xact[1])))
+        return write(conn, rows)
+
+    monkeypatch.setattr(trends, "write_trend_changes", recording_write)
+    # When reconcile's trend step runs
+    result = refresh_hashtag_trends(db, lock_timeout_ms=10_000)
+    # Then its 11 changed rows went in 6 batches, each in a transaction of its own holding all of ingest's bucket locks
+    assert result == TrendRefresh(hashtags=5, platform_rows=6, trending=4)
+    assert [n for n, _, _ in batches] == [2, 2, 2, 2, 2, 1]
+    assert len({xact for _, xact, _ in batches}) == 6
+    assert {locks for _, _, locks in batches} == {VIDEO_LOCK_BUCKETS}
+    # and every score is the one a single refresh writes
     assert _scores(db) == (EXPECTED, EXPECTED_PLATFORM)

@@ -15,21 +15,25 @@ A video not observed inside the window gained nothing that anyone saw. A hashtag
 of the gains of its videos on that platform (``hashtag_platform_totals.trend_score``), and ``hashtags_hot.trend_score``
 is the sum over platforms.
 
-A refresh has two phases (:func:`refresh_trend_scores` runs both in one transaction):
+A refresh has two phases (:func:`refresh_trend_scores` runs both):
 
-1. :func:`compute_trend_changes`, read-only and without any lock ingest waits for: the scores are computed from the
-   snapshots in plain SELECTs (which PostgreSQL may run with parallel workers; a statement that writes never gets a
-   parallel plan) into the temporary table ``trend_changes``, holding only the rows whose score differs from the one
-   stored (0 where a hashtag stopped gaining views); almost all of the refresh's time is here.
-2. :func:`write_trend_changes`, which writes those rows. Reconcile runs it after taking ingest's bucket locks
-   (``reelrank.services.trends``), so ingest waits only for this short UPDATE.
+1. :func:`compute_trend_changes`: one read-only SELECT, without any lock ingest waits for, computes every score from
+   the snapshots and compares it with the stored one; it returns only the rows that differ (0 where a hashtag stopped
+   gaining views). Almost all of the refresh's time is here. Being a plain SELECT, PostgreSQL may run it with
+   parallel workers (a statement that writes never gets a parallel plan); it needs no temporary table.
+2. :func:`write_trend_changes`: the changed rows in batches of :data:`WRITE_BATCH`, through the primary keys. Each
+   rewritten row is a non-HOT update of a table with 7-9 indexes (trend_score is indexed), roughly 40-80 µs a row at
+   a million videos: a day's changes (most trending hashtags) take seconds, so reconcile writes each batch in its
+   own short transaction holding ingest's bucket locks (``reelrank.services.trends``); ingest waits for one batch at
+   most.
 
-Snapshots ingested between the two phases are not in the scores until the next refresh. That is by design: the
-score is a daily trend, not an exact aggregate (ingest never touches it, ``aggregate_drift`` does not check it).
+Snapshots ingested after phase 1 started are not in the scores until the next refresh. That is by design: the score
+is a daily trend, not an exact aggregate (ingest never touches it, ``aggregate_drift`` does not check it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, LiteralString
@@ -38,60 +42,69 @@ import psycopg
 
 WINDOW = timedelta(days=7)
 LOOKBACK = timedelta(days=30)  # how far before the window a video's last observation counts as its starting views
+# rows of hashtags_hot and hashtag_platform_totals written per transaction (~0.1-0.2 s at a million videos)
+WRITE_BATCH = 2000
 
-# Phase 1a: each (hashtag, platform)'s score. One pass over the snapshots of the lookback and the window grouped per
-# video (its last views before the window, its first and last inside it); the videos posted inside the window are a
-# range of videos_hot's recent index; the gains summed per (hashtag, platform) through the facts. A plain SELECT
-# (CREATE TABLE AS may run it with parallel workers).
-TREND_SCORES: LiteralString = """
-SELECT f.hashtag, f.platform, sum(g.gained)::numeric AS trend
-FROM (SELECT w.video_id,
-             w.last_views - coalesce(w.base_views, CASE WHEN n.video_id IS NULL THEN w.first_views ELSE 0 END)
-                 AS gained
-      FROM (SELECT s.video_id,
-                   (max(ARRAY[(extract(epoch FROM s.observed_at) * 1000000)::bigint, s.views_count])
-                        FILTER (WHERE s.observed_at <= %(start)s))[2] AS base_views,
-                   (min(ARRAY[(extract(epoch FROM s.observed_at) * 1000000)::bigint, s.views_count])
-                        FILTER (WHERE s.observed_at > %(start)s))[2] AS first_views,
-                   (max(ARRAY[(extract(epoch FROM s.observed_at) * 1000000)::bigint, s.views_count])
-                        FILTER (WHERE s.observed_at > %(start)s))[2] AS last_views
-            FROM video_metric_snapshots s
-            WHERE s.observed_at > %(lookback)s AND s.observed_at <= %(as_of)s AND s.views_count IS NOT NULL
-            GROUP BY s.video_id
-            HAVING max(s.observed_at) > %(start)s) w
-      LEFT JOIN (SELECT video_id FROM videos_hot WHERE created_at > %(start)s) n ON n.video_id = w.video_id) g
-JOIN video_hashtag_facts f ON f.video_id = g.video_id
-WHERE g.gained > 0
-GROUP BY f.hashtag, f.platform
-"""
-
-# Phase 1b: the rows to write, compared with the stored scores — the rows scored now, plus the rows still scored from
-# the last run (set to 0). platform NULL is a hashtags_hot row (the sum over platforms).
+# Phase 1: the rows whose score changes. One pass over the snapshots of the lookback and the window grouped per video:
+# its last views before the window, its first and last inside it, each the second element of the max/min of
+# [epoch, views] arrays. float8, not numeric: date_part's epoch keeps distinct microseconds distinct and in order until
+# 2106 (its spacing is under 0.5 µs below 2^32 s), views are exact below 2^53, and it groups twice as fast as
+# extract()'s numeric. Each video's gain computed once (MATERIALIZED: the videos posted inside the window are a range
+# of videos_hot's recent index); the gains summed per (hashtag, platform) through the facts; compared with the stored
+# scores, the rows still scored from the last run included (set to 0). platform NULL is a hashtags_hot row (the sum
+# over platforms).
 TREND_CHANGES: LiteralString = """
+WITH gains AS MATERIALIZED (
+    SELECT g.video_id, g.gained
+    FROM (SELECT w.video_id,
+                 (w.last_views - coalesce(w.base_views, CASE WHEN n.video_id IS NULL THEN w.first_views ELSE 0 END))
+                     ::bigint AS gained
+          FROM (SELECT s.video_id,
+                       (max(ARRAY[date_part('epoch', s.observed_at), s.views_count::float8])
+                            FILTER (WHERE s.observed_at <= %(start)s))[2] AS base_views,
+                       (min(ARRAY[date_part('epoch', s.observed_at), s.views_count::float8])
+                            FILTER (WHERE s.observed_at > %(start)s))[2] AS first_views,
+                       (max(ARRAY[date_part('epoch', s.observed_at), s.views_count::float8])
+                            FILTER (WHERE s.observed_at > %(start)s))[2] AS last_views
+                FROM video_metric_snapshots s
+                WHERE s.observed_at > %(lookback)s AND s.observed_at <= %(as_of)s AND s.views_count IS NOT NULL
+                GROUP BY s.video_id
+                HAVING max(s.observed_at) > %(start)s) w
+          LEFT JOIN (SELECT video_id FROM videos_hot WHERE created_at > %(start)s) n ON n.video_id = w.video_id) g
+    WHERE g.gained > 0
+), scores AS MATERIALIZED (
+    SELECT f.hashtag, f.platform, sum(g.gained) AS trend
+    FROM gains g JOIN video_hashtag_facts f ON f.video_id = g.video_id
+    GROUP BY f.hashtag, f.platform
+)
 SELECT coalesce(n.hashtag, o.hashtag) AS hashtag, coalesce(n.platform, o.platform) AS platform,
        coalesce(n.trend, 0) AS trend
-FROM trend_scores n
+FROM scores n
 FULL JOIN (SELECT hashtag, platform, trend_score FROM hashtag_platform_totals WHERE trend_score > 0) o
        ON o.hashtag = n.hashtag AND o.platform = n.platform
 WHERE coalesce(n.trend, 0) <> coalesce(o.trend_score, 0)
 UNION ALL
 SELECT coalesce(n.hashtag, o.hashtag), NULL, coalesce(n.trend, 0)
-FROM (SELECT hashtag, sum(trend) AS trend FROM trend_scores GROUP BY hashtag) n
+FROM (SELECT hashtag, sum(trend) AS trend FROM scores GROUP BY hashtag) n
 FULL JOIN (SELECT hashtag, trend_score FROM hashtags_hot WHERE trend_score > 0) o ON o.hashtag = n.hashtag
 WHERE coalesce(n.trend, 0) <> coalesce(o.trend_score, 0)
+UNION ALL
+SELECT NULL, NULL, count(DISTINCT hashtag) FROM scores  -- the hashtags trending now
 """
 
-# Phase 2 (ingest held off by the caller): the changed rows, through each table's primary key. A row whose stored
-# score already equals the computed one is skipped, so a second run writes nothing.
+# Phase 2, one batch: the changed rows through each table's primary key. A row whose stored score already equals the
+# computed one is skipped, so a second run writes nothing.
 WRITE_TREND_CHANGES: LiteralString = """
-WITH platform_rows AS (
+WITH c AS (
+    SELECT * FROM unnest(%(hashtags)s::text[], %(platforms)s::text[], %(trends)s::numeric[]) AS c(hashtag, platform, trend)
+), platform_rows AS (
     UPDATE hashtag_platform_totals t SET trend_score = c.trend
-    FROM trend_changes c
+    FROM c
     WHERE c.platform IS NOT NULL AND t.hashtag = c.hashtag AND t.platform = c.platform AND t.trend_score <> c.trend
     RETURNING 1
 ), hashtag_rows AS (
     UPDATE hashtags_hot h SET trend_score = c.trend
-    FROM trend_changes c
+    FROM c
     WHERE c.platform IS NULL AND h.hashtag = c.hashtag AND h.trend_score <> c.trend
     RETURNING 1
 )
@@ -114,19 +127,39 @@ class TrendRefresh:
     trending: int
 
 
+@dataclass(frozen=True, slots=True)
+class TrendChange:
+    """A score to write: a ``hashtag_platform_totals`` row, or (``platform`` None) a ``hashtags_hot`` row."""
+
+    hashtag: str
+    platform: str | None
+    trend: int
+
+
+@dataclass(frozen=True)
+class TrendChanges:
+    """Phase 1's result: the rows to write (in hashtag order) and how many hashtags have a positive score."""
+
+    rows: list[TrendChange]
+    trending: int
+
+    def batches(self, size: int | None = None) -> Iterator[list[TrendChange]]:
+        """The rows in consecutive batches of at most ``size`` (default :data:`WRITE_BATCH`)."""
+        size = size or WRITE_BATCH
+        for start in range(0, len(self.rows), size):
+            yield self.rows[start : start + size]
+
+
 def compute_trend_changes(
     conn: psycopg.Connection[Any], as_of: datetime | None = None, *, window: timedelta = WINDOW
-) -> int:
-    """Phase 1: fill the temporary table ``trend_changes (hashtag, platform, trend)`` with the scores to write.
-
-    Read-only and lock-free for ingest (it takes only the share locks of its reads). Must run inside a transaction:
-    the temporary tables (``trend_scores``, ``trend_changes``) are dropped at its commit. Sets ``work_mem`` and
-    ``jit`` for that transaction.
+) -> TrendChanges:
+    """Phase 1: every hashtag's score as of ``as_of``, and the rows whose stored score differs. Read-only.
 
     Parameters
     ----------
     conn
-        A connection inside the caller's transaction.
+        A connection; the query runs in a transaction of its own (a savepoint inside the caller's), with ``work_mem``
+        and ``jit`` set for it. It takes only the share locks of its reads: ingest goes on meanwhile.
     as_of
         The end of the window (default: now); the scores are the views gained in ``(as_of - window, as_of]``.
     window
@@ -134,52 +167,60 @@ def compute_trend_changes(
 
     Returns
     -------
-    int
-        How many hashtags have a positive score.
+    TrendChanges
+        The rows to write, and the hashtags trending now.
     """
     end = as_of or datetime.now(UTC)
     start = end - window
-    conn.execute(TREND_WORK_MEM)
-    conn.execute(TREND_JIT)
-    # left by an earlier refresh in the same still-open transaction (a caller's own, around a savepoint)
-    conn.execute("DROP TABLE IF EXISTS pg_temp.trend_scores, pg_temp.trend_changes")
-    conn.execute(
-        "CREATE TEMPORARY TABLE trend_scores ON COMMIT DROP AS " + TREND_SCORES,
-        {"as_of": end, "start": start, "lookback": start - LOOKBACK},
-        prepare=False,
-    )
-    conn.execute("CREATE TEMPORARY TABLE trend_changes ON COMMIT DROP AS " + TREND_CHANGES)
-    # statistics for the write's plan: none after a quiet day, the whole hashtag table when the window moved far
-    conn.execute("ANALYZE trend_changes")
-    row = conn.execute("SELECT count(DISTINCT hashtag) FROM trend_scores").fetchone()
-    return int(row[0]) if row else 0
+    with conn.transaction():
+        conn.execute(TREND_WORK_MEM)
+        conn.execute(TREND_JIT)
+        found = conn.execute(
+            TREND_CHANGES, {"as_of": end, "start": start, "lookback": start - LOOKBACK}, prepare=False
+        ).fetchall()
+    trending = 0
+    rows: list[TrendChange] = []
+    for hashtag, platform, trend in found:
+        if hashtag is None:
+            trending = int(trend)
+        else:
+            rows.append(TrendChange(str(hashtag), None if platform is None else str(platform), int(trend)))
+    rows.sort(key=lambda r: (r.hashtag, r.platform or ""))
+    return TrendChanges(rows, trending)
 
 
-def write_trend_changes(conn: psycopg.Connection[Any]) -> tuple[int, int]:
-    """Phase 2: write the rows :func:`compute_trend_changes` found; returns (hashtags_hot rows, platform rows) written.
+def write_trend_changes(conn: psycopg.Connection[Any], rows: Sequence[TrendChange]) -> tuple[int, int]:
+    """Phase 2, one batch: write ``rows`` in the caller's transaction; returns (hashtags_hot rows, platform rows) written.
 
-    Runs in the same transaction as phase 1 (it reads its temporary table). Its UPDATE locks hashtag rows in join
-    order, not in ingest's key order: the caller holds ingest off first (``lock_out_ingest``).
+    Its UPDATE locks hashtag rows in join order, not in ingest's key order: reconcile holds ingest off first
+    (``lock_out_ingest``). A row already holding its score (rewritten meanwhile by another refresh) is not written.
     """
-    row = conn.execute(WRITE_TREND_CHANGES).fetchone()
+    if not rows:
+        return 0, 0
+    row = conn.execute(
+        WRITE_TREND_CHANGES,
+        {
+            "hashtags": [r.hashtag for r in rows],
+            "platforms": [r.platform for r in rows],
+            "trends": [r.trend for r in rows],
+        },
+    ).fetchone()
     if row is None:  # one row always; kept for the type checker
         return 0, 0
     return int(row[0]), int(row[1])
 
 
 def refresh_trend_scores(
-    conn: psycopg.Connection[Any],
-    as_of: datetime | None = None,
-    *,
-    window: timedelta = WINDOW,
+    conn: psycopg.Connection[Any], as_of: datetime | None = None, *, window: timedelta = WINDOW
 ) -> TrendRefresh:
     """Recompute every hashtag's trend score (overall and per platform) as of ``as_of`` (default: now): both phases,
-    without holding ingest off (for tests and tools; reconcile runs the phases itself, ``reelrank.services.trends``).
+    every batch in one transaction, without holding ingest off (for tests and tools; reconcile runs the phases itself,
+    ``reelrank.services.trends``).
 
     Parameters
     ----------
     conn
-        A connection; the refresh runs in a transaction of its own (a savepoint when the caller has one open).
+        A connection; the refresh runs in transactions of its own (savepoints when the caller has one open).
     as_of
         The end of the window; the scores are the views gained in ``(as_of - window, as_of]``.
     window
@@ -190,7 +231,7 @@ def refresh_trend_scores(
     TrendRefresh
         The rows written (0 and 0 when nothing changed since the last refresh) and the hashtags trending now.
     """
+    changes = compute_trend_changes(conn, as_of, window=window)
     with conn.transaction():
-        trending = compute_trend_changes(conn, as_of, window=window)
-        hashtags, platform_rows = write_trend_changes(conn)
-    return TrendRefresh(hashtags, platform_rows, trending)
+        hashtags, platform_rows = write_trend_changes(conn, changes.rows)
+    return TrendRefresh(hashtags, platform_rows, changes.trending)
