@@ -11,6 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from reelrank.db import aggregate_repair
+from reelrank.db.ingest_writes import VIDEO_LOCK_CLASS
 from reelrank.models.reconcile import ReconcileRequest, ReconcileResponse
 from reelrank.services.reconcile import reconcile
 from reelrank.settings import ReconcileSettings
@@ -228,6 +230,35 @@ def test_an_entity_that_lost_all_its_videos_is_zeroed(db: psycopg.Connection[Any
     assert db.execute(
         "SELECT videos_count, total_play_count, total_impact_score FROM creators_hot WHERE creator_id = 'ana'"
     ).fetchone() == (0, 0, 0)
+    assert drift(db) == []
+
+
+def test_a_step_without_drift_takes_no_ingest_lock_and_a_drifted_one_still_does(
+    db_url: str, db: psycopg.Connection[Any]
+) -> None:
+    # Given a consistent catalogue, and an ingest chunk in flight elsewhere holding one of ingest's bucket locks
+    build_catalogue(db)
+    assert drift(db) == []
+    finding = [s for s in aggregate_repair.REPAIR_STEPS if s.find is not None]
+    assert len(finding) >= 7
+    with psycopg.connect(db_url) as ingest:
+        ingest.execute("SELECT pg_advisory_xact_lock(%s, 5)", (VIDEO_LOCK_CLASS,))
+        # When every step that has a lock-free find runs with a short lock timeout
+        # Then each completes without waiting for the chunk, writing nothing
+        written = {s.name: aggregate_repair.run_step(db, s, lock_timeout_ms=200) for s in finding}
+        assert written == {s.name: 0 for s in finding}
+        # while a step without a find still holds ingest off, and so times out behind the chunk
+        sounds = next(s for s in aggregate_repair.REPAIR_STEPS if s.name == "sounds")
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            aggregate_repair.run_step(db, sounds, lock_timeout_ms=200)
+        # and so does a step that finds drift
+        db.execute("UPDATE creators_hot SET videos_count = videos_count + 1 WHERE creator_id = 'ana'")
+        creators = next(s for s in aggregate_repair.REPAIR_STEPS if s.name == "creators")
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            aggregate_repair.run_step(db, creators, lock_timeout_ms=200)
+        ingest.rollback()  # the chunk ends
+    # Once the chunk is done the drifted step repairs its row
+    assert aggregate_repair.run_step(db, creators, lock_timeout_ms=200) == 1
     assert drift(db) == []
 
 

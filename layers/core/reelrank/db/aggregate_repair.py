@@ -9,15 +9,18 @@ found by one FULL JOIN of the recomputation with the table.
 The steps run in :data:`REPAIR_STEPS` order: fact copies first, then what is computed from them.
 
 Concurrency: an aggregate recomputed from a snapshot while an ingest chunk adds its delta would lose the delta, so
-each step runs in a transaction that first takes every one of ingest's video-bucket locks (in bucket order, as ingest
+a step writes in a transaction that first takes every one of ingest's video-bucket locks (in bucket order, as ingest
 does: no deadlock). No chunk is then in flight, every committed chunk is visible, and the repaired row is exact; the
-chunks that follow keep it exact with their deltas. Ingest waits for one step at most, never for a whole run; the
-longest step, hashtags, took 11-26 s at a million videos on a loaded 2-core machine (README benchmarks).
+chunks that follow keep it exact with their deltas. A step with a ``find`` first runs it without any lock
+(:func:`run_step`): one statement sees one snapshot and every chunk commits its rows with their deltas, so drift it
+finds or misses is real, and ingest never creates or removes it. A step that finds none is done without locking;
+one that finds some runs again under the locks. Ingest waits for one drifted (or find-less) step at most, never for a
+whole run; the longest step, hashtags, took 11-26 s at a million videos on a loaded 2-core machine (README benchmarks).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, LiteralString
 
@@ -52,10 +55,7 @@ class RepairStep:
 
     def run(self, conn: psycopg.Connection[Any], *, work_mem_mb: int = DEFAULT_REPAIR_WORK_MEM_MB) -> int:
         """Run inside the caller's transaction (after :func:`lock_out_ingest`); returns the rows written."""
-        conn.execute(sql.SQL("SET LOCAL work_mem = {}").format(sql.Literal(f"{int(work_mem_mb)}MB")))
-        # no JIT: these plans run once per run, and compiling them cost more than it saved (one A/B of the hashtag
-        # grouping at a million videos: 3.8 s with JIT, 2.7 s without, on a loaded machine)
-        conn.execute("SET LOCAL jit = off")
+        _set_step_locals(conn, work_mem_mb)
         if self.find is not None:
             conn.execute("CREATE TEMPORARY TABLE repair_found ON COMMIT DROP AS " + self.find)
             # statistics for the write's plan: a few rows after a drift, hundreds of thousands after a weights change
@@ -65,6 +65,53 @@ class RepairStep:
             return max(cur.rowcount, 0)
         row = cur.fetchone()  # a data-modifying CTE that counts what it wrote
         return int(row[0]) if row and row[0] is not None else 0
+
+    def count_found(self, conn: psycopg.Connection[Any], *, work_mem_mb: int = DEFAULT_REPAIR_WORK_MEM_MB) -> int:
+        """How many rows ``find`` returns, inside the caller's transaction and without any lock (a step without a
+        ``find`` cannot tell: -1)."""
+        if self.find is None:
+            return -1
+        _set_step_locals(conn, work_mem_mb)
+        # count(*) over the whole query, not EXISTS: the plan stays the full-scan one (parallel-capable), which is
+        # what a clean table needs anyway
+        row = conn.execute(sql.SQL("SELECT count(*) FROM ({}) AS found").format(sql.SQL(self.find))).fetchone()
+        return int(row[0]) if row else 0
+
+
+def _set_step_locals(conn: psycopg.Connection[Any], work_mem_mb: int) -> None:
+    conn.execute(sql.SQL("SET LOCAL work_mem = {}").format(sql.Literal(f"{int(work_mem_mb)}MB")))
+    # no JIT: these plans run once per run, and compiling them cost more than it saved (one A/B of the hashtag
+    # grouping at a million videos: 3.8 s with JIT, 2.7 s without, on a loaded machine)
+    conn.execute("SET LOCAL jit = off")
+
+
+def run_step(
+    conn: psycopg.Connection[Any],
+    step: RepairStep,
+    *,
+    lock_timeout_ms: int,
+    work_mem_mb: int = DEFAULT_REPAIR_WORK_MEM_MB,
+    then: Callable[[int], None] | None = None,
+) -> int:
+    """Run one step on an autocommit connection; returns the rows written.
+
+    A step with a ``find`` first counts what it finds in a transaction of its own that takes no ingest lock; when
+    that is nothing the step is done. Otherwise (and always for a step without ``find``) the step runs in a
+    transaction that first holds ingest off (:func:`lock_out_ingest`) and finds again. ``then`` (a checkpoint) is
+    called with the rows written, inside the transaction that ended the step.
+    """
+    if step.find is not None:
+        with conn.transaction():
+            if step.count_found(conn, work_mem_mb=work_mem_mb) == 0:
+                if then is not None:
+                    then(0)
+                return 0
+    with conn.transaction():
+        lock_out_ingest(conn, lock_timeout_ms)
+        written = step.run(conn, work_mem_mb=work_mem_mb)
+        if then is not None:
+            then(written)
+        return written
 
 
 def lock_out_ingest(conn: psycopg.Connection[Any], lock_timeout_ms: int) -> None:

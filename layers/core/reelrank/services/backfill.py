@@ -26,7 +26,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from psycopg import sql
 
 from reelrank.db import backfill_jobs, impact_rescore
-from reelrank.db.aggregate_repair import TOTALS_STEPS, RepairStep, lock_out_ingest
+from reelrank.db.aggregate_repair import TOTALS_STEPS, RepairStep, run_step
 from reelrank.db.backfill_jobs import BackfillJobRow
 from reelrank.db.impact_weights import fetch_active_weights
 from reelrank.errors import BackfillJobNotFoundError, ReelrankError
@@ -287,14 +287,22 @@ class _Run:
 
             def refresh(s: RepairStep = step) -> None:
                 completed = done | {s.name}
-                with self.conn.transaction():
-                    lock_out_ingest(self.conn, self.settings.backfill_lock_timeout_ms)
-                    written = s.run(self.conn, work_mem_mb=self.settings.repair_work_mem_mb)
+
+                def checkpoint(written: int) -> None:  # in the transaction that ends the step
                     self.checkpoint(
                         {"aggregates_updated": written},
                         aggregate_steps_done=sum(1 for t in TOTALS_STEPS if t.name in completed),
                         aggregate_steps_completed=sorted(completed),
                     )
+
+                # ingest is held off only if the step finds rows to write (or has no lock-free find)
+                run_step(
+                    self.conn,
+                    s,
+                    lock_timeout_ms=self.settings.backfill_lock_timeout_ms,
+                    work_mem_mb=self.settings.repair_work_mem_mb,
+                    then=checkpoint,
+                )
 
             retrying(refresh)
             done.add(step.name)

@@ -71,14 +71,13 @@ def repair_aggregates(
     lock_timeout_ms: int,
     work_mem_mb: int = aggregate_repair.DEFAULT_REPAIR_WORK_MEM_MB,
 ) -> AggregatesRepaired:
-    """Run every set-based repair step, each in its own transaction with ingest held off; rows written per family."""
+    """Run every set-based repair step (``aggregate_repair.run_step``: ingest is held off only by a step that has
+    drift, or no lock-free ``find``); rows written per family."""
     counts: dict[str, int] = {}
     for step in aggregate_repair.REPAIR_STEPS:
 
         def run(s: aggregate_repair.RepairStep = step) -> int:
-            with conn.transaction():
-                aggregate_repair.lock_out_ingest(conn, lock_timeout_ms)
-                return s.run(conn, work_mem_mb=work_mem_mb)
+            return aggregate_repair.run_step(conn, s, lock_timeout_ms=lock_timeout_ms, work_mem_mb=work_mem_mb)
 
         started = time.perf_counter()
         written = int(retrying(run))
