@@ -16,6 +16,12 @@ import psycopg
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+def _interruptible() -> None:
+    # A suite started as a background job (`bash .ci/run &`) inherits SIGINT ignored, and Python then installs no
+    # KeyboardInterrupt handler in the demo: give it Ctrl-C as a newcomer's terminal does.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def demo(*args: str, db_url: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "reelrank_dev.cli", "demo", *args],
@@ -24,6 +30,7 @@ def demo(*args: str, db_url: str, env: dict[str, str] | None = None) -> subproce
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_interruptible,
     )
 
 
