@@ -225,17 +225,14 @@ def test_each_api_sort_and_search_is_served_by_its_index(db: psycopg.Connection[
     assert "Sort Key" not in plan, plan
 
 
-@pytest.mark.parametrize("after", [None, rankings.Keyset(Decimal(1000), "c")])
-def test_sound_creators_by_views_is_an_index_scan_of_the_pair_totals(
-    db: psycopg.Connection[Any], after: rankings.Keyset | None
-) -> None:
-    # The query the API runs for GET /sounds/{id}/creators?sort=views (first page and a deep page by cursor): it
-    # must read sound_creator_counts in its views index order (no GROUP BY of the facts, no sort), so a page 10,000
-    # rows deep costs what the first one costs.
-    spec, key = rankings.SOUND_CREATORS, rankings.SOUND_CREATORS.sorts["views"]
+def _pair_list_plan(
+    db: psycopg.Connection[Any], spec: rankings.ListSpec, sort: str, parent: str, after: rankings.Keyset | None
+) -> str:
+    """EXPLAIN of a nested creator list's page query (the first page, or the page after ``after``), sorts forbidden."""
+    key = spec.sorts[sort]
     assert spec.parent is not None
     conds: list[sql.Composable] = [spec.parent]
-    params: list[Any] = ["s"]
+    params: list[Any] = [parent]
     if after is not None:
         conds.append(sql.SQL("({}, {}) < (%s, %s)").format(key.expr, spec.id_expr))
         params += [after.value, after.id]
@@ -243,7 +240,17 @@ def test_sound_creators_by_views_is_an_index_scan_of_the_pair_totals(
     db.execute("SET enable_seqscan = off")
     db.execute("SET enable_sort = off")
     rows = db.execute(sql.SQL("EXPLAIN {}").format(query), [*params, 51]).fetchall()
-    plan = "\n".join(str(r[0]) for r in rows)
+    return "\n".join(str(r[0]) for r in rows)
+
+
+@pytest.mark.parametrize("after", [None, rankings.Keyset(Decimal(1000), "c")])
+def test_sound_creators_by_views_is_an_index_scan_of_the_pair_totals(
+    db: psycopg.Connection[Any], after: rankings.Keyset | None
+) -> None:
+    # The query the API runs for GET /sounds/{id}/creators?sort=views (first page and a deep page by cursor): it
+    # must read sound_creator_counts in its views index order (no GROUP BY of the facts, no sort), so a page 10,000
+    # rows deep costs what the first one costs.
+    plan = _pair_list_plan(db, rankings.SOUND_CREATORS, "views", "s", after)
     assert "sound_creators_views_idx" in plan, plan
     assert "Sort" not in plan, plan
     assert "Aggregate" not in plan, plan
@@ -265,18 +272,7 @@ def test_hashtag_creators_by_their_figures_within_it_is_an_index_scan_of_the_pai
     # The query the API runs for GET /hashtags/{tag}/creators?sort=views|impact|likes (first page and a deep page by
     # cursor): it must read hashtag_creator_counts in the sort's index order (no join-then-sort of all the tag's
     # creators, no GROUP BY of the facts), so a page 10,000 rows deep costs what the first one costs.
-    spec, key = rankings.HASHTAG_CREATORS, rankings.HASHTAG_CREATORS.sorts[sort]
-    assert spec.parent is not None
-    conds: list[sql.Composable] = [spec.parent]
-    params: list[Any] = ["h"]
-    if after is not None:
-        conds.append(sql.SQL("({}, {}) < (%s, %s)").format(key.expr, spec.id_expr))
-        params += [after.value, after.id]
-    query = rankings._select(spec, key, conds)
-    db.execute("SET enable_seqscan = off")
-    db.execute("SET enable_sort = off")
-    rows = db.execute(sql.SQL("EXPLAIN {}").format(query), [*params, 51]).fetchall()
-    plan = "\n".join(str(r[0]) for r in rows)
+    plan = _pair_list_plan(db, rankings.HASHTAG_CREATORS, sort, "h", after)
     assert index in plan, plan
     assert "Sort" not in plan, plan
     assert "Aggregate" not in plan, plan
