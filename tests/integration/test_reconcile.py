@@ -4,6 +4,7 @@ reports zeros, derived views and partitions are maintained, and concurrent inges
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -12,9 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reelrank.db import aggregate_repair
-from reelrank.db.ingest_writes import VIDEO_LOCK_CLASS
+from reelrank.db.ingest_writes import VIDEO_LOCK_CLASS, write_chunk
+from reelrank.models.canonical import CanonicalVideo
 from reelrank.models.reconcile import ReconcileRequest, ReconcileResponse
 from reelrank.services.reconcile import reconcile
+from reelrank.services.snapshot_reader import read_records
 from reelrank.settings import ReconcileSettings
 from tests.integration.backfill_helpers import (
     add_weights,
@@ -259,6 +262,56 @@ def test_a_step_without_drift_takes_no_ingest_lock_and_a_drifted_one_still_does(
         ingest.rollback()  # the chunk ends
     # Once the chunk is done the drifted step repairs its row
     assert aggregate_repair.run_step(db, creators, lock_timeout_ms=200) == 1
+    assert drift(db) == []
+
+
+def test_a_found_row_a_chunk_writes_before_the_locks_are_taken_is_found_again_under_them(
+    db_url: str, db: psycopg.Connection[Any]
+) -> None:
+    # Given a drifted creator, and an ingest chunk in flight holding one of ingest's bucket locks
+    build_catalogue(db)
+    creator, video_id = db.execute(
+        "SELECT creator_id, video_id FROM videos_hot WHERE creator_id IS NOT NULL ORDER BY video_id LIMIT 1"
+    ).fetchone()  # type: ignore[misc]
+    db.execute("UPDATE creators_hot SET total_play_count = total_play_count + 1 WHERE creator_id = %s", (creator,))
+    creators = next(s for s in aggregate_repair.REPAIR_STEPS if s.name == "creators")
+    written: list[int] = []
+    errors: list[BaseException] = []
+
+    def step() -> None:
+        try:
+            with psycopg.connect(db_url, autocommit=True) as conn:
+                written.append(aggregate_repair.run_step(conn, creators, lock_timeout_ms=30_000))
+        except BaseException as exc:
+            errors.append(exc)
+
+    with psycopg.connect(db_url) as ingest:
+        ingest.execute("SELECT pg_advisory_xact_lock(%s, 5)", (VIDEO_LOCK_CLASS,))
+        # When the step has found the creator and waits for the chunk's lock
+        thread = threading.Thread(target=step)
+        thread.start()
+        for _ in range(600):
+            waiting = db.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid = %s",
+                (VIDEO_LOCK_CLASS,),
+            ).fetchone()
+            if waiting != (0,):
+                break
+            threading.Event().wait(0.05)
+        else:
+            pytest.fail("the step never waited for ingest's lock")
+        # and the chunk then grows one of the creator's videos (its recomputation moves by the same delta)
+        records = [r for r in catalogue_records(120) if str(r["id"]) == video_id]
+        assert len(records) == 1
+        records[0]["view_count"] += 1_000_000
+        validated = [v for _, v in read_records(records, "tiktok_research") if isinstance(v, CanonicalVideo)]
+        write_chunk(ingest, validated, ingestion_id=None, observed_at=datetime(2026, 10, 2, tzinfo=UTC))
+        ingest.commit()
+    thread.join(timeout=60)
+    # Then the step saw the creator's row change, found again under the locks, and left it exact: the values its
+    # lock-free find computed would have lost the chunk's million views
+    assert errors == []
+    assert written == [1]
     assert drift(db) == []
 
 

@@ -12,10 +12,12 @@ Concurrency: an aggregate recomputed from a snapshot while an ingest chunk adds 
 a step writes in a transaction that first takes every one of ingest's video-bucket locks (in bucket order, as ingest
 does: no deadlock). No chunk is then in flight, every committed chunk is visible, and the repaired row is exact; the
 chunks that follow keep it exact with their deltas. A step with a ``find`` first runs it without any lock
-(:func:`run_step`): one statement sees one snapshot and every chunk commits its rows with their deltas, so drift it
-finds or misses is real, and ingest never creates or removes it. A step that finds none is done without locking;
-one that finds some runs again under the locks. Ingest waits for one drifted (or find-less) step at most, never for a
-whole run; the longest step, hashtags, took 11-26 s at a million videos on a loaded 2-core machine (README benchmarks).
+(:meth:`RepairStep.run`): one statement sees one snapshot and every chunk commits its rows with their deltas, so
+drift it finds or misses is real, and ingest never creates or removes it. A step that finds none is done without
+locking; one that finds some then takes the locks and writes what it found — after checking that no chunk wrote a
+found row in between (else it finds again, under the locks), or with a write that re-derives each found row itself.
+Ingest waits for one drifted (or find-less) step at most — its write, or its find too when a chunk wrote a found
+row meanwhile — never for a whole run.
 """
 
 from __future__ import annotations
@@ -38,6 +40,20 @@ DEFAULT_REPAIR_WORK_MEM_MB = 1024
 FOUND_TABLE = "repair_found"
 
 
+def _recheck(*tables: tuple[str, LiteralString, LiteralString]) -> sql.Composed:
+    """Whether a found row was missing at the find or has been written since (the find recorded each stored row's
+    ``xmin`` as ``stored_xmin``): per (table, join condition on ``a``/``f``, which found rows are that table's)."""
+    return sql.SQL("SELECT EXISTS ({})").format(
+        sql.SQL(" UNION ALL ").join(
+            sql.SQL(
+                "SELECT 1 FROM repair_found f LEFT JOIN {} a ON {} WHERE {}"
+                " AND (f.stored_xmin IS NULL OR a.xmin IS DISTINCT FROM f.stored_xmin)"
+            ).format(sql.Identifier(table), sql.SQL(on), sql.SQL(kind))
+            for table, on, kind in tables
+        )
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class RepairStep:
     """One repair step: ``family`` is the report's key its rows count under.
@@ -46,36 +62,65 @@ class RepairStep:
     the temporary table ``repair_found``, and ``statement`` writes from that table. Split so, the comparison — almost
     all of a step's time — is a plain SELECT that PostgreSQL may run with parallel workers (a statement that writes,
     data-modifying CTEs included, never gets a parallel plan), and the write touches only the rows found.
+
+    The find runs before ingest is held off (:func:`run_step`), so what it found must still hold once the locks are
+    taken. Either the write re-derives every found row from the base tables itself (``recheck`` None: the fact
+    copies, community memberships), or ``recheck`` tells whether any found row's stored version changed since the
+    find (its ``xmin``, which the find records as ``stored_xmin``; NULL, a row that was missing, counts as changed):
+    ingest writes every aggregate row whose recomputation it changes, so while none did, the found values are still
+    the recomputation; when one did, the find runs again under the locks.
     """
 
     name: str
     family: str
     statement: LiteralString
     find: LiteralString | None = None
+    recheck: sql.Composed | None = None
 
-    def run(self, conn: psycopg.Connection[Any], *, work_mem_mb: int = DEFAULT_REPAIR_WORK_MEM_MB) -> int:
-        """Run inside the caller's transaction (after :func:`lock_out_ingest`); returns the rows written."""
+    def run(
+        self,
+        conn: psycopg.Connection[Any],
+        *,
+        lock_timeout_ms: int,
+        work_mem_mb: int = DEFAULT_REPAIR_WORK_MEM_MB,
+    ) -> int:
+        """Run inside the caller's transaction; returns the rows written.
+
+        Without a ``find``: hold ingest off, then write. With one: find without any lock; nothing found, done (a
+        clean table never holds ingest off); else hold ingest off, find again only if ``recheck`` says a found row
+        changed meanwhile, and write.
+        """
         _set_step_locals(conn, work_mem_mb)
         if self.find is not None:
-            conn.execute("CREATE TEMPORARY TABLE repair_found ON COMMIT DROP AS " + self.find)
-            # statistics for the write's plan: a few rows after a drift, hundreds of thousands after a weights change
-            conn.execute("ANALYZE repair_found")
+            if self._collect(conn) == 0:
+                return 0
+            lock_out_ingest(conn, lock_timeout_ms)
+            if self.recheck is not None and self.changed_since_find(conn):
+                conn.execute("DROP TABLE " + FOUND_TABLE)
+                self._collect(conn)
+        else:
+            lock_out_ingest(conn, lock_timeout_ms)
         cur = conn.execute(self.statement)
         if cur.description is None:  # a plain UPDATE: its row count
             return max(cur.rowcount, 0)
         row = cur.fetchone()  # a data-modifying CTE that counts what it wrote
         return int(row[0]) if row and row[0] is not None else 0
 
-    def count_found(self, conn: psycopg.Connection[Any], *, work_mem_mb: int = DEFAULT_REPAIR_WORK_MEM_MB) -> int:
-        """How many rows ``find`` returns, inside the caller's transaction and without any lock (a step without a
-        ``find`` cannot tell: -1)."""
-        if self.find is None:
-            return -1
-        _set_step_locals(conn, work_mem_mb)
-        # count(*) over the whole query, not EXISTS: the plan stays the full-scan one (parallel-capable), which is
-        # what a clean table needs anyway
-        row = conn.execute(sql.SQL("SELECT count(*) FROM ({}) AS found").format(sql.SQL(self.find))).fetchone()
-        return int(row[0]) if row else 0
+    def _collect(self, conn: psycopg.Connection[Any]) -> int:
+        assert self.find is not None
+        cur = conn.execute("CREATE TEMPORARY TABLE " + FOUND_TABLE + " ON COMMIT DROP AS " + self.find)
+        found = max(cur.rowcount, 0)
+        if found:
+            # statistics for the write's plan: a few rows after a drift, hundreds of thousands after a weights change
+            conn.execute("ANALYZE " + FOUND_TABLE)
+        return found
+
+    def changed_since_find(self, conn: psycopg.Connection[Any]) -> bool:
+        """Whether a row ``find`` put in ``repair_found`` was written (or was missing) since: ``recheck``."""
+        if self.recheck is None:
+            return False
+        row = conn.execute(self.recheck).fetchone()
+        return bool(row and row[0])
 
 
 def _set_step_locals(conn: psycopg.Connection[Any], work_mem_mb: int) -> None:
@@ -93,22 +138,14 @@ def run_step(
     work_mem_mb: int = DEFAULT_REPAIR_WORK_MEM_MB,
     then: Callable[[int], None] | None = None,
 ) -> int:
-    """Run one step on an autocommit connection; returns the rows written.
+    """Run one step in a transaction of its own on an autocommit connection; returns the rows written.
 
-    A step with a ``find`` first counts what it finds in a transaction of its own that takes no ingest lock; when
-    that is nothing the step is done. Otherwise (and always for a step without ``find``) the step runs in a
-    transaction that first holds ingest off (:func:`lock_out_ingest`) and finds again. ``then`` (a checkpoint) is
-    called with the rows written, inside the transaction that ended the step.
+    A step with a ``find`` takes ingest's locks only when it found drift (:meth:`RepairStep.run`), and finds once
+    unless ingest wrote a found row meanwhile. ``then`` (a checkpoint) is called with the rows written, inside the
+    transaction that ends the step.
     """
-    if step.find is not None:
-        with conn.transaction():
-            if step.count_found(conn, work_mem_mb=work_mem_mb) == 0:
-                if then is not None:
-                    then(0)
-                return 0
     with conn.transaction():
-        lock_out_ingest(conn, lock_timeout_ms)
-        written = step.run(conn, work_mem_mb=work_mem_mb)
+        written = step.run(conn, lock_timeout_ms=lock_timeout_ms, work_mem_mb=work_mem_mb)
         if then is not None:
             then(written)
         return written
@@ -188,19 +225,26 @@ FULL JOIN community_video_memberships m USING (community_id, video_id)
 WHERE e.video_id IS NULL OR m.video_id IS NULL
 """
 
+# The write decides again, under ingest's locks, whether each found (community, video) is wanted (through the facts'
+# primary key): a chunk may have changed the video's hashtags since the find.
 COMMUNITY_VIDEO_MEMBERSHIPS: LiteralString = """
-WITH gone AS (
-    DELETE FROM community_video_memberships m USING repair_found d
-    WHERE NOT d.wanted AND m.community_id = d.community_id AND m.video_id = d.video_id
+WITH k AS MATERIALIZED (
+    SELECT d.community_id, d.video_id,
+           EXISTS (SELECT 1 FROM communities c JOIN video_hashtag_facts f ON f.hashtag = ANY (c.linked_hashtags)
+                   WHERE c.id = d.community_id AND f.video_id = d.video_id) AS wanted
+    FROM repair_found d
+), gone AS (
+    DELETE FROM community_video_memberships m USING k
+    WHERE NOT k.wanted AND m.community_id = k.community_id AND m.video_id = k.video_id
     RETURNING 1
 ), made AS (
     INSERT INTO community_video_memberships (community_id, video_id, platform, creator_id, views_count, likes_count,
                                              impact_score, created_at)
-    SELECT d.community_id, d.video_id, v.platform, v.creator_id, v.views_count, v.likes_count, v.impact_score,
+    SELECT k.community_id, k.video_id, v.platform, v.creator_id, v.views_count, v.likes_count, v.impact_score,
            v.created_at
-    FROM repair_found d JOIN videos_hot v USING (video_id)
-    WHERE d.wanted
-    ORDER BY d.community_id, d.video_id
+    FROM k JOIN videos_hot v USING (video_id)
+    WHERE k.wanted
+    ORDER BY k.community_id, k.video_id
     ON CONFLICT (community_id, video_id) DO NOTHING
     RETURNING 1
 )
@@ -209,7 +253,7 @@ SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM made)
 
 # ----------------------------------------------------------------------------------------- entity totals
 CREATORS_FIND: LiteralString = """
-SELECT a.creator_id, coalesce(g.n, 0) AS videos_count, coalesce(g.likes, 0) AS likes_total,
+SELECT a.creator_id, a.xmin AS stored_xmin, coalesce(g.n, 0) AS videos_count, coalesce(g.likes, 0) AS likes_total,
        coalesce(g.views, 0) AS total_play_count, coalesce(g.impact, 0) AS total_impact_score
 FROM creators_hot a
 LEFT JOIN (
@@ -253,7 +297,7 @@ WHERE s.sound_id = e.sound_id
 # orphaned rows (video_count NULL: orphan) found by one FULL JOIN of the recomputation with the table, then deleted or
 # upserted.
 SOUND_CREATORS_FIND: LiteralString = """
-SELECT sound_id, creator_id, e.video_count, e.total_views, e.total_likes, e.total_impact_score
+SELECT sound_id, creator_id, a.xmin AS stored_xmin, e.video_count, e.total_views, e.total_likes, e.total_impact_score
 FROM (
     SELECT sound_id, creator_id, count(*)::bigint AS video_count, sum(views_count)::numeric AS total_views,
            sum(likes_count)::numeric AS total_likes, sum(impact_score)::numeric AS total_impact_score
@@ -272,7 +316,8 @@ WITH gone AS (
 ), made AS (
     INSERT INTO sound_creator_counts AS a (sound_id, creator_id, video_count, total_views, total_likes,
                                            total_impact_score)
-    SELECT d.* FROM repair_found d WHERE d.video_count IS NOT NULL
+    SELECT d.sound_id, d.creator_id, d.video_count, d.total_views, d.total_likes, d.total_impact_score
+    FROM repair_found d WHERE d.video_count IS NOT NULL
     ORDER BY d.sound_id, d.creator_id
     ON CONFLICT (sound_id, creator_id) DO UPDATE SET
         video_count = excluded.video_count, total_views = excluded.total_views, total_likes = excluded.total_likes,
@@ -311,19 +356,19 @@ WITH g AS MATERIALIZED (
     FROM g JOIN k USING (hashtag)
     WHERE g.by_platform = 1
 )
-SELECT 'pair' AS kind, hashtag, creator_id AS key, e.n AS videos, NULL::bigint AS creators, e.views, e.likes, e.impact
+SELECT 'pair' AS kind, hashtag, creator_id AS key, a.xmin AS stored_xmin, e.n AS videos, NULL::bigint AS creators, e.views, e.likes, e.impact
 FROM (SELECT hashtag, creator_id, n, views, likes, impact FROM g WHERE by_platform = 0 AND creator_id IS NOT NULL) e
 FULL JOIN hashtag_creator_counts a USING (hashtag, creator_id)
 WHERE (a.video_count, a.total_views, a.total_likes, a.total_impact_score) IS DISTINCT FROM (e.n, e.views, e.likes, e.impact)
 UNION ALL
-SELECT 'platform', hashtag, platform, coalesce(e.n, 0), coalesce(e.creators, 0), coalesce(e.views, 0),
+SELECT 'platform', hashtag, platform, a.xmin, coalesce(e.n, 0), coalesce(e.creators, 0), coalesce(e.views, 0),
        coalesce(e.likes, 0), coalesce(e.impact, 0)
 FROM p e FULL JOIN hashtag_platform_totals a USING (hashtag, platform)
 WHERE (a.videos_count, a.creators_count, a.views_total, a.likes_total, a.total_impact_score)
       IS DISTINCT FROM (coalesce(e.n, 0), coalesce(e.creators, 0), coalesce(e.views, 0), coalesce(e.likes, 0),
                         coalesce(e.impact, 0))
 UNION ALL
-SELECT 'hashtag', a.hashtag, NULL, coalesce(t.n, 0), coalesce(k.creators, 0), coalesce(t.views, 0),
+SELECT 'hashtag', a.hashtag, NULL, a.xmin, coalesce(t.n, 0), coalesce(k.creators, 0), coalesce(t.views, 0),
        coalesce(t.likes, 0), coalesce(t.impact, 0)
 FROM hashtags_hot a
 LEFT JOIN (SELECT hashtag, sum(n)::bigint AS n, sum(views)::numeric AS views, sum(likes)::numeric AS likes,
@@ -371,7 +416,8 @@ SELECT (SELECT count(*) FROM pairs_gone) + (SELECT count(*) FROM pairs_made) + (
 """
 
 COMMUNITY_CREATORS_FIND: LiteralString = """
-SELECT community_id, creator_id, e.video_count, e.total_views, e.total_likes, e.total_impact_score
+SELECT community_id, creator_id, a.xmin AS stored_xmin, e.video_count, e.total_views, e.total_likes,
+       e.total_impact_score
 FROM (
     SELECT community_id, creator_id, count(*)::bigint AS video_count, sum(views_count)::numeric AS total_views,
            sum(likes_count)::numeric AS total_likes, sum(impact_score)::numeric AS total_impact_score
@@ -390,7 +436,8 @@ WITH gone AS (
 ), made AS (
     INSERT INTO community_creator_memberships AS a (community_id, creator_id, video_count, total_views, total_likes,
                                                     total_impact_score)
-    SELECT d.* FROM repair_found d WHERE d.video_count IS NOT NULL
+    SELECT d.community_id, d.creator_id, d.video_count, d.total_views, d.total_likes, d.total_impact_score
+    FROM repair_found d WHERE d.video_count IS NOT NULL
     ORDER BY d.community_id, d.creator_id
     ON CONFLICT (community_id, creator_id) DO UPDATE SET
         video_count = excluded.video_count, total_views = excluded.total_views, total_likes = excluded.total_likes,
@@ -401,7 +448,7 @@ SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM made)
 """
 
 COMMUNITY_HASHTAGS_FIND: LiteralString = """
-SELECT community_id, hashtag, e.video_count, e.total_views, e.total_impact_score
+SELECT community_id, hashtag, a.xmin AS stored_xmin, e.video_count, e.total_views, e.total_impact_score
 FROM (
     SELECT m.community_id, f.hashtag, count(*)::bigint AS video_count, sum(m.views_count)::numeric AS total_views,
            sum(m.impact_score)::numeric AS total_impact_score
@@ -421,7 +468,8 @@ WITH gone AS (
 ), made AS (
     INSERT INTO community_hashtag_memberships AS a (community_id, hashtag, video_count, total_views,
                                                     total_impact_score)
-    SELECT d.* FROM repair_found d WHERE d.video_count IS NOT NULL
+    SELECT d.community_id, d.hashtag, d.video_count, d.total_views, d.total_impact_score
+    FROM repair_found d WHERE d.video_count IS NOT NULL
     ORDER BY d.community_id, d.hashtag
     ON CONFLICT (community_id, hashtag) DO UPDATE SET
         video_count = excluded.video_count, total_views = excluded.total_views,
@@ -491,18 +539,47 @@ SELECT (SELECT count(*) FROM zeroed) + (SELECT count(*) FROM made)
 """
 
 
-# In dependency order: fact copies, then memberships and pair counts, then the totals computed from them.
+CREATORS_RECHECK = _recheck(("creators_hot", "a.creator_id = f.creator_id", "true"))
+SOUND_CREATORS_RECHECK = _recheck(
+    ("sound_creator_counts", "(a.sound_id, a.creator_id) = (f.sound_id, f.creator_id)", "true")
+)
+HASHTAG_TOTALS_RECHECK = _recheck(
+    ("hashtag_creator_counts", "(a.hashtag, a.creator_id) = (f.hashtag, f.key)", "f.kind = 'pair'"),
+    ("hashtag_platform_totals", "(a.hashtag, a.platform) = (f.hashtag, f.key)", "f.kind = 'platform'"),
+    ("hashtags_hot", "a.hashtag = f.hashtag", "f.kind = 'hashtag'"),
+)
+COMMUNITY_CREATORS_RECHECK = _recheck(
+    ("community_creator_memberships", "(a.community_id, a.creator_id) = (f.community_id, f.creator_id)", "true")
+)
+COMMUNITY_HASHTAGS_RECHECK = _recheck(
+    ("community_hashtag_memberships", "(a.community_id, a.hashtag) = (f.community_id, f.hashtag)", "true")
+)
+
+# In dependency order: fact copies, then memberships and pair counts, then the totals computed from them. The fact
+# copies and community videos have no recheck: their writes compare each found row with the base tables again.
 REPAIR_STEPS: Sequence[RepairStep] = (
     RepairStep("fact_sort_keys", "video_facts", FACT_SORT_KEYS, FACT_SORT_KEYS_FIND),
     RepairStep(
         "community_video_memberships", "communities", COMMUNITY_VIDEO_MEMBERSHIPS, COMMUNITY_VIDEO_MEMBERSHIPS_FIND
     ),
-    RepairStep("creators", "creators", CREATORS, CREATORS_FIND),
+    RepairStep("creators", "creators", CREATORS, CREATORS_FIND, CREATORS_RECHECK),
     RepairStep("sounds", "sounds", SOUNDS),
-    RepairStep("sound_creator_counts", "sounds", SOUND_CREATORS, SOUND_CREATORS_FIND),
-    RepairStep("hashtags", "hashtags", HASHTAG_TOTALS, HASHTAG_TOTALS_FIND),
-    RepairStep("community_creator_memberships", "community_creators", COMMUNITY_CREATORS, COMMUNITY_CREATORS_FIND),
-    RepairStep("community_hashtag_memberships", "community_hashtags", COMMUNITY_HASHTAGS, COMMUNITY_HASHTAGS_FIND),
+    RepairStep("sound_creator_counts", "sounds", SOUND_CREATORS, SOUND_CREATORS_FIND, SOUND_CREATORS_RECHECK),
+    RepairStep("hashtags", "hashtags", HASHTAG_TOTALS, HASHTAG_TOTALS_FIND, HASHTAG_TOTALS_RECHECK),
+    RepairStep(
+        "community_creator_memberships",
+        "community_creators",
+        COMMUNITY_CREATORS,
+        COMMUNITY_CREATORS_FIND,
+        COMMUNITY_CREATORS_RECHECK,
+    ),
+    RepairStep(
+        "community_hashtag_memberships",
+        "community_hashtags",
+        COMMUNITY_HASHTAGS,
+        COMMUNITY_HASHTAGS_FIND,
+        COMMUNITY_HASHTAGS_RECHECK,
+    ),
     RepairStep("communities", "communities", COMMUNITIES),
     RepairStep("community_platform_totals", "communities", COMMUNITY_PLATFORM_TOTALS),
 )
