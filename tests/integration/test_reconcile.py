@@ -315,6 +315,29 @@ def test_a_found_row_a_chunk_writes_before_the_locks_are_taken_is_found_again_un
     assert drift(db) == []
 
 
+def test_totals_beyond_a_bigint_are_found_and_repaired_exactly(db: psycopg.Connection[Any]) -> None:
+    # Given a creator and a hashtag whose two videos have 2^62 views each (their totals exceed a bigint), drifted
+    build_catalogue(db)
+    records = catalogue_records(2, seed=7, first_id=7_700_000_000_000_000_000)
+    for record in records:
+        record.update(username="overflowing", view_count=2**62, hashtag_names=["huge"])
+    ingest_records(db, records)
+    db.execute("UPDATE creators_hot SET videos_count = videos_count + 1 WHERE creator_id = 'overflowing'")
+    db.execute("UPDATE hashtag_creator_counts SET total_likes = total_likes + 1 WHERE hashtag = 'huge'")
+    # (the bigint sums the finds use first cannot hold them)
+    with pytest.raises(psycopg.errors.NumericValueOutOfRange):
+        db.execute("SELECT sum_checked(views_count) FROM videos_hot WHERE creator_id = 'overflowing'")
+    # When reconcile runs
+    report = run(db)
+    # Then it repaired both rows with their exact totals, and nothing else
+    assert report.aggregates_repaired.creators == 1
+    assert report.aggregates_repaired.hashtags == 1
+    assert db.execute(
+        "SELECT videos_count, total_play_count FROM creators_hot WHERE creator_id = 'overflowing'"
+    ).fetchone() == (2, 2**63)
+    assert drift(db) == []
+
+
 def test_hashtag_groups_spanning_both_platforms_are_split_exactly(db: psycopg.Connection[Any]) -> None:
     # Given a creator with videos on both platforms under one hashtag, and creator-less videos on both platforms,
     # written behind the aggregates' back (a (hashtag, creator) group then spans two platforms)

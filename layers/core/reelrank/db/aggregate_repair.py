@@ -22,6 +22,8 @@ row meanwhile — never for a whole run.
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, LiteralString
@@ -108,7 +110,12 @@ class RepairStep:
 
     def _collect(self, conn: psycopg.Connection[Any]) -> int:
         assert self.find is not None
-        cur = conn.execute("CREATE TEMPORARY TABLE " + FOUND_TABLE + " ON COMMIT DROP AS " + self.find)
+        create: LiteralString = "CREATE TEMPORARY TABLE " + FOUND_TABLE + " ON COMMIT DROP AS "
+        try:
+            with conn.transaction():  # a savepoint: an overflow of the bigint sums leaves the step's transaction usable
+                cur = conn.execute(create + checked_sums(self.find))
+        except psycopg.errors.NumericValueOutOfRange:
+            cur = conn.execute(create + self.find)
         found = max(cur.rowcount, 0)
         if found:
             # statistics for the write's plan: a few rows after a drift, hundreds of thousands after a weights change
@@ -121,6 +128,19 @@ class RepairStep:
             return False
         row = conn.execute(self.recheck).fetchone()
         return bool(row and row[0])
+
+
+_IMPACT_SUM = re.compile(r"\bsum\(((?:\w+\.)?impact_score)\)::numeric")
+_COUNT_SUM = re.compile(r"\bsum\(((?:\w+\.)?(?:views_count|likes_count))\)::numeric")
+
+
+@functools.cache
+def checked_sums(query: LiteralString) -> LiteralString:
+    """``query`` with its sums of a video's counts and Impact taken by ``sum_checked`` (sql/0019): counts as bigint,
+    Impact (two decimals) as whole cents. The same values, in about half the time over millions of groups; raises
+    numeric_value_out_of_range where a sum exceeds a bigint, and the caller runs ``query`` itself then."""
+    narrowed = _IMPACT_SUM.sub(r"(sum_checked((\1 * 100)::bigint) * 0.01)", query)
+    return _COUNT_SUM.sub(r"sum_checked(\1)::numeric", narrowed)
 
 
 def _set_step_locals(conn: psycopg.Connection[Any], work_mem_mb: int) -> None:
