@@ -1,7 +1,7 @@
 """Set-based repair of every derived row: fact sort-key copies, memberships, pair counts and aggregate totals.
 
 Each :class:`RepairStep` compares a whole table with its recomputation from the base tables (the hashtags step: all
-three hashtag-derived tables from one pass over the facts) and writes only the rows that differ (``IS DISTINCT
+three hashtag-derived tables from two groupings of the facts) and writes only the rows that differ (``IS DISTINCT
 FROM``), returning how many it wrote; most steps find those rows with a read-only query first (see RepairStep). Totals are driven from the aggregate table
 with a LEFT JOIN so an entity that lost all its videos is repaired too (PERF_NOTES "Aggregates"); tables that hold a
 row only while its count is positive (memberships, pair counts) get missing rows inserted and orphans deleted, both
@@ -347,37 +347,38 @@ WITH gone AS (
 SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM made)
 """
 
-# Every hashtag-derived table from one pass over the facts, grouped two ways at once (GROUPING SETS: two hash tables
-# filled by the same scan):
+# Every hashtag-derived table from two groupings of the facts:
 # - by (hashtag, creator): the pairs, compared with hashtag_creator_counts, and which platforms each pair spans;
-# - by (hashtag, platform): the per-platform counts and sums, exact whatever creators span;
+# - by (hashtag, platform): the per-platform counts and sums, exact whatever creators span (a small grouping that
+#   PostgreSQL runs with parallel workers; GROUPING SETS of both in one pass took longer, README benchmarks);
 # - a platform's creators_count is the number of pairs with a video on it, and a hashtag's the number of pairs: no
 #   count(DISTINCT …) over millions of facts (PERF_NOTES "Aggregates");
 # - the hashtag totals are the sum of its (at most two) platform rows.
-# Each sum is computed once per fact; with enough work_mem the groupings stay in memory (README benchmarks). Platform
-# rows are kept at zero when a platform has no videos left, as the ingest path does; pair rows exist only while their
-# count is positive.
+# With enough work_mem the groupings stay in memory (README benchmarks). Platform rows are kept at zero when a platform
+# has no videos left, as the ingest path does; pair rows exist only while their count is positive.
 HASHTAG_TOTALS_FIND: LiteralString = """
 WITH g AS MATERIALIZED (
-    SELECT hashtag, creator_id, platform, GROUPING(creator_id) AS by_platform,
-           count(*)::bigint AS n, sum(views_count)::numeric AS views, sum(likes_count)::numeric AS likes,
-           sum(impact_score)::numeric AS impact,
+    SELECT hashtag, creator_id, count(*)::bigint AS n, sum(views_count)::numeric AS views,
+           sum(likes_count)::numeric AS likes, sum(impact_score)::numeric AS impact,
            bool_or(platform = 'tiktok') AS on_tiktok, bool_or(platform = 'youtube') AS on_youtube
     FROM video_hashtag_facts
-    GROUP BY GROUPING SETS ((hashtag, creator_id), (hashtag, platform))
+    GROUP BY hashtag, creator_id
 ), k AS MATERIALIZED (
     SELECT hashtag, count(creator_id)::bigint AS creators,
            count(creator_id) FILTER (WHERE on_tiktok)::bigint AS on_tiktok,
            count(creator_id) FILTER (WHERE on_youtube)::bigint AS on_youtube
-    FROM g WHERE by_platform = 0 GROUP BY hashtag
+    FROM g GROUP BY hashtag
 ), p AS MATERIALIZED (
-    SELECT g.hashtag, g.platform, g.n, CASE g.platform WHEN 'tiktok' THEN k.on_tiktok ELSE k.on_youtube END AS creators,
-           g.views, g.likes, g.impact
-    FROM g JOIN k USING (hashtag)
-    WHERE g.by_platform = 1
+    SELECT s.hashtag, s.platform, s.n, CASE s.platform WHEN 'tiktok' THEN k.on_tiktok ELSE k.on_youtube END AS creators,
+           s.views, s.likes, s.impact
+    FROM (SELECT hashtag, platform, count(*)::bigint AS n, sum(views_count)::numeric AS views,
+                 sum(likes_count)::numeric AS likes, sum(impact_score)::numeric AS impact
+          FROM video_hashtag_facts GROUP BY hashtag, platform) s
+    JOIN k USING (hashtag)
 )
-SELECT 'pair' AS kind, hashtag, creator_id AS key, a.xmin AS stored_xmin, e.n AS videos, NULL::bigint AS creators, e.views, e.likes, e.impact
-FROM (SELECT hashtag, creator_id, n, views, likes, impact FROM g WHERE by_platform = 0 AND creator_id IS NOT NULL) e
+SELECT 'pair' AS kind, hashtag, creator_id AS key, a.xmin AS stored_xmin, e.n AS videos, NULL::bigint AS creators,
+       e.views, e.likes, e.impact
+FROM (SELECT hashtag, creator_id, n, views, likes, impact FROM g WHERE creator_id IS NOT NULL) e
 FULL JOIN hashtag_creator_counts a USING (hashtag, creator_id)
 WHERE (a.video_count, a.total_views, a.total_likes, a.total_impact_score) IS DISTINCT FROM (e.n, e.views, e.likes, e.impact)
 UNION ALL
