@@ -35,7 +35,8 @@ from reelrank.db.ingest_writes import VIDEO_LOCK_BUCKETS, VIDEO_LOCK_CLASS
 
 # Memory for each step's hash aggregates and joins, for its transaction only (SET LOCAL; ReconcileSettings /
 # BackfillSettings ``REPAIR_WORK_MEM_MB``). The largest, the (hashtag, creator) grouping of every hashtag fact, holds
-# ~0.9 GB at a million videos; with less it spills to disk in batches and the step takes 2-3x longer (measured, README).
+# ~0.25 GB at a million videos with ``checked_sums`` and ~0.9 GB with plain sum() (its fallback); with less it spills
+# to disk in batches and the step takes 2-3x longer (measured, README).
 DEFAULT_REPAIR_WORK_MEM_MB = 1024
 
 # The temporary table a step's read-only comparison fills and its write reads (dropped at the step's commit).
