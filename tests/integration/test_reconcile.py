@@ -40,8 +40,16 @@ ZEROS = {
 }
 
 
-def run(conn: psycopg.Connection[Any], **request: Any) -> ReconcileResponse:
-    return reconcile(conn, ReconcileRequest(**request), settings=SETTINGS)
+def run(conn: psycopg.Connection[Any], *, side_url: str | None = None, **request: Any) -> ReconcileResponse:
+    """Reconcile on ``conn``; with ``side_url`` the community steps run beside the others on a second connection."""
+
+    def open_side() -> psycopg.Connection[Any]:
+        assert side_url is not None
+        return psycopg.connect(side_url, autocommit=True)
+
+    return reconcile(
+        conn, ReconcileRequest(**request), settings=SETTINGS, open_connection=open_side if side_url else None
+    )
 
 
 def assert_clean_report(report: ReconcileResponse) -> None:
@@ -171,10 +179,10 @@ corruption_strategy = st.lists(
 )
 
 
-@given(corruptions=corruption_strategy)
+@given(corruptions=corruption_strategy, side_lane=st.booleans())
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_reconcile_repairs_exactly_the_corrupted_rows_and_a_second_run_reports_zero(
-    db: psycopg.Connection[Any], corruptions: list[tuple[str, int]]
+    db_url: str, db: psycopg.Connection[Any], corruptions: list[tuple[str, int]], side_lane: bool
 ) -> None:
     # Given a consistent catalogue (built once per database; each example undoes its own damage below)
     if db.execute("SELECT count(*) FROM videos_hot").fetchone() == (0,):
@@ -196,8 +204,8 @@ def test_reconcile_repairs_exactly_the_corrupted_rows_and_a_second_run_reports_z
             expected[family] += 1
     videos = sum(1 for key in damaged if key.startswith("v:"))
     assert drift(db) != [] or videos > 0
-    # Then reconcile repairs exactly those rows, per family
-    report = run(db)
+    # Then reconcile repairs exactly those rows, per family (with the community steps on a second connection or not)
+    report = run(db, side_url=db_url if side_lane else None)
     assert report.videos_repaired == videos
     assert report.aggregates_repaired.model_dump() == expected
     # And every aggregate equals its recomputation, every score is current, and a second run finds nothing
@@ -431,9 +439,24 @@ def test_every_materialized_view_is_refreshed_and_a_broken_one_does_not_stop_the
 
 @pytest.mark.parametrize("workers", [3])
 def test_reconcile_running_beside_concurrent_ingests_leaves_no_drift(db_url: str, workers: int) -> None:
-    # Given a catalogue and ingest workers changing the same creators, hashtags and sounds
+    # Given a catalogue with drift in a creator, a pair count, a community video and a community creator, and ingest
+    # workers changing the same creators, hashtags and sounds
     with psycopg.connect(db_url, autocommit=True) as conn:
         build_catalogue(conn, n=100)
+        for statement in (
+            "UPDATE creators_hot SET total_play_count = total_play_count + 7"
+            " WHERE creator_id = (SELECT min(creator_id) FROM creators_hot)",
+            "UPDATE hashtag_creator_counts SET video_count = video_count + 1"
+            " WHERE (hashtag, creator_id) = (SELECT hashtag, creator_id FROM hashtag_creator_counts ORDER BY 1, 2 LIMIT 1)",
+            "DELETE FROM community_video_memberships"
+            " WHERE (community_id, video_id) = (SELECT community_id, video_id FROM community_video_memberships"
+            " ORDER BY 1, 2 LIMIT 1)",
+            "UPDATE community_creator_memberships SET total_views = total_views + 1"
+            " WHERE (community_id, creator_id) = (SELECT community_id, creator_id FROM community_creator_memberships"
+            " ORDER BY 1, 2 LIMIT 1)",
+        ):
+            assert conn.execute(statement).rowcount == 1  # type: ignore[arg-type]
+        assert drift(conn) != []
     errors: list[BaseException] = []
     barrier = threading.Barrier(workers + 1)
 
@@ -451,7 +474,7 @@ def test_reconcile_running_beside_concurrent_ingests_leaves_no_drift(db_url: str
         try:
             with psycopg.connect(db_url, autocommit=True) as conn:
                 barrier.wait()
-                run(conn)
+                run(conn, side_url=db_url)
                 run(conn)
         except BaseException as exc:
             errors.append(exc)
@@ -463,7 +486,7 @@ def test_reconcile_running_beside_concurrent_ingests_leaves_no_drift(db_url: str
         t.start()
     for t in threads:
         t.join(timeout=300)
-    # Then nothing failed and no aggregate drifted (reconcile never overwrote an ingest delta)
+    # Then nothing failed, the drift is repaired and no aggregate drifted (reconcile never overwrote an ingest delta)
     assert errors == []
     with psycopg.connect(db_url, autocommit=True) as conn:
         assert drift(conn) == []

@@ -91,6 +91,13 @@ def get_connection() -> psycopg.Connection[Any]:
     return _connection
 
 
+def open_connection() -> psycopg.Connection[Any]:
+    """A new autocommit connection built like the container's, for work beside it (reconcile's second lane); the
+    caller closes it."""
+    settings = get_database_settings()
+    return connect(resolve_database_url(settings), settings)
+
+
 def reset_connection() -> None:
     """Close and forget the cached connection and the settings it was built from (tests, or after they changed)."""
     global _connection

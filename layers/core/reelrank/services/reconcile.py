@@ -15,6 +15,8 @@ After a run ``aggregate_drift`` is empty, and a second run reports zeros.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psycopg
@@ -70,21 +72,50 @@ def repair_aggregates(
     *,
     lock_timeout_ms: int,
     work_mem_mb: int = aggregate_repair.DEFAULT_REPAIR_WORK_MEM_MB,
+    open_connection: Callable[[], psycopg.Connection[Any]] | None = None,
 ) -> AggregatesRepaired:
     """Run every set-based repair step (``aggregate_repair.run_step``: ingest is held off only by a step that has
-    drift, or no lock-free ``find``); rows written per family."""
-    counts: dict[str, int] = {}
-    for step in aggregate_repair.REPAIR_STEPS:
+    drift, or no lock-free ``find``); rows written per family.
 
-        def run(s: aggregate_repair.RepairStep = step) -> int:
-            return aggregate_repair.run_step(conn, s, lock_timeout_ms=lock_timeout_ms, work_mem_mb=work_mem_mb)
+    With ``open_connection``, the community steps (``aggregate_repair.COMMUNITY_LANE``) run on a connection of their
+    own, in a thread, beside the others once the fact copies are repaired: the database works on two steps at once.
+    """
+    counts: dict[str, int] = {}
+    side_counts: dict[str, int] = {}  # the side lane's own (its families are the community ones)
+
+    def run(c: psycopg.Connection[Any], step: aggregate_repair.RepairStep, counts: dict[str, int] = counts) -> None:
+        def attempt() -> int:
+            return aggregate_repair.run_step(c, step, lock_timeout_ms=lock_timeout_ms, work_mem_mb=work_mem_mb)
 
         started = time.perf_counter()
-        written = int(retrying(run))
+        written = int(retrying(attempt))
         counts[step.family] = counts.get(step.family, 0) + written
         logger.debug(
             "repair step done", step=step.name, written=written, seconds=round(time.perf_counter() - started, 3)
         )
+
+    steps = {step.name: step for step in aggregate_repair.REPAIR_STEPS}
+    if open_connection is None:
+        for step in aggregate_repair.REPAIR_STEPS:
+            run(conn, step)
+        return AggregatesRepaired(**counts)
+
+    side_steps = [steps[name] for name in aggregate_repair.COMMUNITY_LANE]
+
+    def side_lane() -> None:
+        with open_connection() as side:
+            for step in side_steps:
+                run(side, step, side_counts)
+
+    run(conn, steps[aggregate_repair.FIRST_STEP])
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-communities") as pool:
+        side = pool.submit(side_lane)
+        for step in aggregate_repair.REPAIR_STEPS:
+            if step.name != aggregate_repair.FIRST_STEP and step.name not in aggregate_repair.COMMUNITY_LANE:
+                run(conn, step)
+        side.result()  # re-raises the side lane's error
+    for family, written in side_counts.items():
+        counts[family] = counts.get(family, 0) + written
     return AggregatesRepaired(**counts)
 
 
@@ -109,7 +140,11 @@ def refresh_derived_views(conn: psycopg.Connection[Any]) -> tuple[list[str], lis
 
 
 def reconcile(
-    conn: psycopg.Connection[Any], request: ReconcileRequest, *, settings: ReconcileSettings
+    conn: psycopg.Connection[Any],
+    request: ReconcileRequest,
+    *,
+    settings: ReconcileSettings,
+    open_connection: Callable[[], psycopg.Connection[Any]] | None = None,
 ) -> ReconcileResponse:
     """Find and repair drift, refresh derived views, drop expired and create upcoming snapshot partitions.
 
@@ -121,6 +156,9 @@ def reconcile(
         Overrides of the retention and partition horizon (the schedule's Input; both optional).
     settings
         Defaults: ``METRIC_SNAPSHOT_RETENTION_DAYS`` (365), ``PARTITION_MONTHS_AHEAD`` (3), the lock timeout.
+    open_connection
+        Opens a second connection for the community repair steps, which then run beside the others (see
+        :func:`repair_aggregates`); without it every step runs on ``conn``, one after the other.
 
     Returns
     -------
@@ -131,7 +169,9 @@ def reconcile(
     started = time.perf_counter()
     lock_timeout = settings.reconcile_lock_timeout_ms
     videos = repair_video_scores(conn, lock_timeout_ms=lock_timeout)
-    aggregates = repair_aggregates(conn, lock_timeout_ms=lock_timeout, work_mem_mb=settings.repair_work_mem_mb)
+    aggregates = repair_aggregates(
+        conn, lock_timeout_ms=lock_timeout, work_mem_mb=settings.repair_work_mem_mb, open_connection=open_connection
+    )
     views, failed_views = refresh_derived_views(conn)
     trends = refresh_hashtag_trends(conn, lock_timeout_ms=lock_timeout)
     retention = request.retention_days or settings.snapshot_retention_days
