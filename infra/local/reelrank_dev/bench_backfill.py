@@ -343,7 +343,13 @@ def compare_reconcile(url: str, n: int) -> tuple[float, float, str]:
         drifted = _drift(conn)
         load_before = os.getloadavg()[0]
         started = time.perf_counter()
-        report = reconcile(conn, ReconcileRequest(), settings=ReconcileSettings())
+        # as the handler runs it: the community steps on a second connection
+        report = reconcile(
+            conn,
+            ReconcileRequest(),
+            settings=ReconcileSettings(),
+            open_connection=lambda: psycopg.connect(url, autocommit=True),
+        )
         candidate = time.perf_counter() - started
         left = conn.execute("SELECT count(*) FROM aggregate_drift").fetchone()
         if left != (0,):
