@@ -4,7 +4,8 @@
    batches (short transactions; only rows that differ are written).
 2. Every derived row — the fact tables' copied sort keys, community memberships, (hashtag, creator) counts, and the
    totals of creators, sounds, hashtags, communities and their per-platform rows — is recomputed by one set-based
-   statement per table that writes only rows that differ (``reelrank.db.aggregate_repair``).
+   statement per table that writes only rows that differ (``reelrank.db.aggregate_repair``); given a second
+   connection, the community steps run on it beside the others.
 3. Every materialized view of the schema is refreshed (CONCURRENTLY when it has a unique index): views other issues
    add are picked up without a code change. Then the hashtags' trend scores (``reelrank.services.trends``).
 4. Snapshot partitions past the retention are dropped and the coming months' are created.
