@@ -98,7 +98,7 @@ class RepairStep:
             if self._collect(conn) == 0:
                 return 0
             lock_out_ingest(conn, lock_timeout_ms)
-            if self.recheck is not None and self.changed_since_find(conn):
+            if self.changed_since_find(conn):
                 conn.execute("DROP TABLE " + FOUND_TABLE)
                 self._collect(conn)
         else:
