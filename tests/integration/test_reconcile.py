@@ -346,6 +346,33 @@ def test_totals_beyond_a_bigint_are_found_and_repaired_exactly(db: psycopg.Conne
     assert drift(db) == []
 
 
+def test_a_step_runs_under_the_repair_statement_timeout_not_the_sessions(db: psycopg.Connection[Any]) -> None:
+    # Given a drifted creator, and a session whose statement_timeout suits API reads
+    build_catalogue(db)
+    db.execute("UPDATE creators_hot SET videos_count = videos_count + 1 WHERE creator_id = 'ana'")
+    db.execute("SET statement_timeout = '60s'")
+    creators = next(s for s in aggregate_repair.REPAIR_STEPS if s.name == "creators")
+    seen: list[str] = []
+
+    def checkpoint(written: int) -> None:  # called inside the step's transaction
+        row = db.execute("SHOW statement_timeout").fetchone()
+        seen.append(str(row[0]) if row else "")
+
+    # When the step runs with its own timeout
+    written = aggregate_repair.run_step(
+        db, creators, lock_timeout_ms=1000, statement_timeout_ms=720_000, then=checkpoint
+    )
+    # Then its statements ran under that timeout, and the session's came back after it
+    assert written == 1
+    assert seen == ["12min"]
+    assert db.execute("SHOW statement_timeout").fetchone() == ("1min",)
+    # and the settings carry it from the environment
+    assert ReconcileSettings.model_validate({"REPAIR_STATEMENT_TIMEOUT_MS": "720000"}).repair_statement_timeout_ms == (
+        720_000
+    )
+    assert SETTINGS.repair_statement_timeout_ms == aggregate_repair.DEFAULT_REPAIR_STATEMENT_TIMEOUT_MS
+
+
 def test_hashtag_groups_spanning_both_platforms_are_split_exactly(db: psycopg.Connection[Any]) -> None:
     # Given a creator with videos on both platforms under one hashtag, and creator-less videos on both platforms,
     # written behind the aggregates' back (a (hashtag, creator) group then spans two platforms)

@@ -59,6 +59,9 @@ class BackfillSettings(DatabaseSettings):
     backfill_continuation_queue_url: str | None = Field(default=None, alias="BACKFILL_CONTINUATION_QUEUE_URL")
     # work_mem of each aggregate refresh step's transaction (reelrank.db.aggregate_repair; database memory, per hash)
     repair_work_mem_mb: int = Field(default=1024, ge=4, le=4096, alias="REPAIR_WORK_MEM_MB")
+    # statement_timeout of each refresh step's transaction, instead of the session's DB_STATEMENT_TIMEOUT_MS: after a
+    # weights change at a million videos the hashtag step rewrites 1.6M rows in one statement (~50 s measured)
+    repair_statement_timeout_ms: int = Field(default=600_000, ge=0, le=900_000, alias="REPAIR_STATEMENT_TIMEOUT_MS")
 
 
 class ReconcileSettings(DatabaseSettings):
@@ -70,6 +73,8 @@ class ReconcileSettings(DatabaseSettings):
     reconcile_lock_timeout_ms: int = Field(default=10_000, ge=1, alias="RECONCILE_LOCK_TIMEOUT_MS")
     # work_mem of each repair step's transaction (reelrank.db.aggregate_repair; database memory, per hash)
     repair_work_mem_mb: int = Field(default=1024, ge=4, le=4096, alias="REPAIR_WORK_MEM_MB")
+    # statement_timeout of each repair step's transaction, instead of the session's DB_STATEMENT_TIMEOUT_MS
+    repair_statement_timeout_ms: int = Field(default=600_000, ge=0, le=900_000, alias="REPAIR_STATEMENT_TIMEOUT_MS")
 
 
 @lru_cache(maxsize=1)

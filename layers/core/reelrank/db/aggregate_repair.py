@@ -39,6 +39,11 @@ from reelrank.db.ingest_writes import VIDEO_LOCK_BUCKETS, VIDEO_LOCK_CLASS
 # to disk in batches and the step takes 2-3x longer (measured, README).
 DEFAULT_REPAIR_WORK_MEM_MB = 1024
 
+# statement_timeout of each step's transaction (SET LOCAL; ``REPAIR_STATEMENT_TIMEOUT_MS``), in place of the session's
+# (60 s by default, sized for API reads): after a weights change at a million videos the hashtag step's write
+# rewrites 1.6M pair rows in one statement, ~50 s on this 2-core machine (README benchmarks).
+DEFAULT_REPAIR_STATEMENT_TIMEOUT_MS = 600_000
+
 # The temporary table a step's read-only comparison fills and its write reads (dropped at the step's commit).
 FOUND_TABLE = "repair_found"
 
@@ -86,6 +91,7 @@ class RepairStep:
         *,
         lock_timeout_ms: int,
         work_mem_mb: int = DEFAULT_REPAIR_WORK_MEM_MB,
+        statement_timeout_ms: int = DEFAULT_REPAIR_STATEMENT_TIMEOUT_MS,
     ) -> int:
         """Run inside the caller's transaction; returns the rows written.
 
@@ -93,7 +99,7 @@ class RepairStep:
         clean table never holds ingest off); else hold ingest off, find again only if ``recheck`` says a found row
         changed meanwhile, and write.
         """
-        _set_step_locals(conn, work_mem_mb)
+        _set_step_locals(conn, work_mem_mb, statement_timeout_ms)
         if self.find is not None:
             if self._collect(conn) == 0:
                 return 0
@@ -144,8 +150,9 @@ def checked_sums(query: LiteralString) -> LiteralString:
     return _COUNT_SUM.sub(r"sum_checked(\1)::numeric", narrowed)
 
 
-def _set_step_locals(conn: psycopg.Connection[Any], work_mem_mb: int) -> None:
+def _set_step_locals(conn: psycopg.Connection[Any], work_mem_mb: int, statement_timeout_ms: int) -> None:
     conn.execute(sql.SQL("SET LOCAL work_mem = {}").format(sql.Literal(f"{int(work_mem_mb)}MB")))
+    conn.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(f"{int(statement_timeout_ms)}ms")))
     # no JIT: these plans run once per run, and compiling them cost more than it saved (one A/B of the hashtag
     # grouping at a million videos: 3.8 s with JIT, 2.7 s without, on a loaded machine)
     conn.execute("SET LOCAL jit = off")
@@ -157,6 +164,7 @@ def run_step(
     *,
     lock_timeout_ms: int,
     work_mem_mb: int = DEFAULT_REPAIR_WORK_MEM_MB,
+    statement_timeout_ms: int = DEFAULT_REPAIR_STATEMENT_TIMEOUT_MS,
     then: Callable[[int], None] | None = None,
 ) -> int:
     """Run one step in a transaction of its own on an autocommit connection; returns the rows written.
@@ -166,7 +174,9 @@ def run_step(
     transaction that ends the step.
     """
     with conn.transaction():
-        written = step.run(conn, lock_timeout_ms=lock_timeout_ms, work_mem_mb=work_mem_mb)
+        written = step.run(
+            conn, lock_timeout_ms=lock_timeout_ms, work_mem_mb=work_mem_mb, statement_timeout_ms=statement_timeout_ms
+        )
         if then is not None:
             then(written)
         return written

@@ -301,6 +301,7 @@ class _Run:
                     s,
                     lock_timeout_ms=self.settings.backfill_lock_timeout_ms,
                     work_mem_mb=self.settings.repair_work_mem_mb,
+                    statement_timeout_ms=self.settings.repair_statement_timeout_ms,
                     then=checkpoint,
                 )
 

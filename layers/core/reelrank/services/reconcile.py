@@ -73,6 +73,7 @@ def repair_aggregates(
     *,
     lock_timeout_ms: int,
     work_mem_mb: int = aggregate_repair.DEFAULT_REPAIR_WORK_MEM_MB,
+    statement_timeout_ms: int = aggregate_repair.DEFAULT_REPAIR_STATEMENT_TIMEOUT_MS,
     open_connection: Callable[[], psycopg.Connection[Any]] | None = None,
 ) -> AggregatesRepaired:
     """Run every set-based repair step (``aggregate_repair.run_step``: ingest is held off only by a step that has
@@ -86,7 +87,13 @@ def repair_aggregates(
 
     def run(c: psycopg.Connection[Any], step: aggregate_repair.RepairStep, counts: dict[str, int] = counts) -> None:
         def attempt() -> int:
-            return aggregate_repair.run_step(c, step, lock_timeout_ms=lock_timeout_ms, work_mem_mb=work_mem_mb)
+            return aggregate_repair.run_step(
+                c,
+                step,
+                lock_timeout_ms=lock_timeout_ms,
+                work_mem_mb=work_mem_mb,
+                statement_timeout_ms=statement_timeout_ms,
+            )
 
         started = time.perf_counter()
         written = int(retrying(attempt))
@@ -171,7 +178,11 @@ def reconcile(
     lock_timeout = settings.reconcile_lock_timeout_ms
     videos = repair_video_scores(conn, lock_timeout_ms=lock_timeout)
     aggregates = repair_aggregates(
-        conn, lock_timeout_ms=lock_timeout, work_mem_mb=settings.repair_work_mem_mb, open_connection=open_connection
+        conn,
+        lock_timeout_ms=lock_timeout,
+        work_mem_mb=settings.repair_work_mem_mb,
+        statement_timeout_ms=settings.repair_statement_timeout_ms,
+        open_connection=open_connection,
     )
     views, failed_views = refresh_derived_views(conn)
     trends = refresh_hashtag_trends(conn, lock_timeout_ms=lock_timeout)
