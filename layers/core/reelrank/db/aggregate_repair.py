@@ -41,7 +41,7 @@ DEFAULT_REPAIR_WORK_MEM_MB = 1024
 
 # statement_timeout of each step's transaction (SET LOCAL; ``REPAIR_STATEMENT_TIMEOUT_MS``), in place of the session's
 # (60 s by default, sized for API reads): after a weights change at a million videos the hashtag step's write
-# rewrites 1.6M pair rows in one statement, ~50 s on this 2-core machine (README benchmarks).
+# rewrites 1.6M pair rows in one statement: the step took 62.6 s on this 2-core machine (README benchmarks).
 DEFAULT_REPAIR_STATEMENT_TIMEOUT_MS = 600_000
 
 # The temporary table a step's read-only comparison fills and its write reads (dropped at the step's commit).
