@@ -48,7 +48,7 @@ DEFAULT_REPAIR_STATEMENT_TIMEOUT_MS = 600_000
 FOUND_TABLE = "repair_found"
 
 
-def _recheck(*tables: tuple[str, LiteralString, LiteralString]) -> sql.Composed:
+def _recheck(*tables: tuple[str, sql.Composable, LiteralString]) -> sql.Composed:
     """Whether a found row was missing at the find or has been written since (the find recorded each stored row's
     ``xmin`` as ``stored_xmin``): per (table, join condition on ``a``/``f``, which found rows are that table's)."""
     return sql.SQL("SELECT EXISTS ({})").format(
@@ -56,7 +56,7 @@ def _recheck(*tables: tuple[str, LiteralString, LiteralString]) -> sql.Composed:
             sql.SQL(
                 "SELECT 1 FROM repair_found f LEFT JOIN {} a ON {} WHERE {}"
                 " AND (f.stored_xmin IS NULL OR a.xmin IS DISTINCT FROM f.stored_xmin)"
-            ).format(sql.Identifier(table), sql.SQL(on), sql.SQL(kind))
+            ).format(sql.Identifier(table), on, sql.SQL(kind))
             for table, on, kind in tables
         )
     )
@@ -324,39 +324,57 @@ FROM (
 WHERE s.sound_id = e.sound_id
 """
 
+
 # The pair tables (per (sound, creator), (community, creator), (community, hashtag)): the differing, missing and
 # orphaned rows (video_count NULL: orphan) found by one FULL JOIN of the recomputation with the table, then deleted or
-# upserted.
-SOUND_CREATORS_FIND: LiteralString = """
-SELECT sound_id, creator_id, a.xmin AS stored_xmin, e.video_count, e.total_views, e.total_likes, e.total_impact_score
-FROM (
-    SELECT sound_id, creator_id, count(*)::bigint AS video_count, sum(views_count)::numeric AS total_views,
-           sum(likes_count)::numeric AS total_likes, sum(impact_score)::numeric AS total_impact_score
-    FROM video_sound_facts WHERE creator_id IS NOT NULL GROUP BY sound_id, creator_id
-) e
-FULL JOIN sound_creator_counts a USING (sound_id, creator_id)
-WHERE (a.video_count, a.total_views, a.total_likes, a.total_impact_score)
-      IS DISTINCT FROM (e.video_count, e.total_views, e.total_likes, e.total_impact_score)
-"""
+# upserted. One shape for the three, built by _pair_step from each table's recomputation.
+def _pair_step(
+    table: str, family: str, keys: tuple[str, str], values: Sequence[str], expected: LiteralString
+) -> RepairStep:
+    """The repair step, named as the table, of a pair table keyed by ``keys`` holding ``values`` (``video_count``
+    among them; NULL in a found row marks an orphan), compared with ``expected``: a grouping that yields the keys and
+    the values under their column names."""
+    key = [sql.Identifier(k) for k in keys]
+    value = [sql.Identifier(v) for v in values]
 
-SOUND_CREATORS: LiteralString = """
-WITH gone AS (
-    DELETE FROM sound_creator_counts a USING repair_found d
-    WHERE d.video_count IS NULL AND a.sound_id = d.sound_id AND a.creator_id = d.creator_id
-    RETURNING 1
-), made AS (
-    INSERT INTO sound_creator_counts AS a (sound_id, creator_id, video_count, total_views, total_likes,
-                                           total_impact_score)
-    SELECT d.sound_id, d.creator_id, d.video_count, d.total_views, d.total_likes, d.total_impact_score
-    FROM repair_found d WHERE d.video_count IS NOT NULL
-    ORDER BY d.sound_id, d.creator_id
-    ON CONFLICT (sound_id, creator_id) DO UPDATE SET
-        video_count = excluded.video_count, total_views = excluded.total_views, total_likes = excluded.total_likes,
-        total_impact_score = excluded.total_impact_score
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM made)
-"""
+    def columns(alias: str, names: list[sql.Identifier]) -> sql.Composed:
+        return sql.SQL(", ").join(sql.SQL("{}.{}").format(sql.Identifier(alias), n) for n in names)
+
+    find = sql.SQL(
+        "SELECT {keys}, a.xmin AS stored_xmin, {e}\nFROM ({expected}) e\nFULL JOIN {table} a USING ({keys})\n"
+        "WHERE ({a}) IS DISTINCT FROM ({e})"
+    ).format(
+        keys=sql.SQL(", ").join(key),
+        e=columns("e", value),
+        a=columns("a", value),
+        expected=sql.SQL(expected),
+        table=sql.Identifier(table),
+    )
+    write = sql.SQL(
+        "WITH gone AS (\n"
+        "    DELETE FROM {table} a USING repair_found d\n"
+        "    WHERE d.video_count IS NULL AND ({a_keys}) = ({d_keys})\n"
+        "    RETURNING 1\n"
+        "), made AS (\n"
+        "    INSERT INTO {table} AS a ({keys}, {values})\n"
+        "    SELECT {d_keys}, {d_values} FROM repair_found d WHERE d.video_count IS NOT NULL\n"
+        "    ORDER BY {d_keys}\n"
+        "    ON CONFLICT ({keys}) DO UPDATE SET {updates}\n"
+        "    RETURNING 1\n"
+        ")\n"
+        "SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM made)"
+    ).format(
+        table=sql.Identifier(table),
+        keys=sql.SQL(", ").join(key),
+        values=sql.SQL(", ").join(value),
+        a_keys=columns("a", key),
+        d_keys=columns("d", key),
+        d_values=columns("d", value),
+        updates=sql.SQL(", ").join(sql.SQL("{0} = excluded.{0}").format(v) for v in value),
+    )
+    on = sql.SQL(" AND ").join(sql.SQL("a.{0} = f.{0}").format(k) for k in key)
+    return RepairStep(table, family, write.as_string(), find.as_string(), _recheck((table, on, "true")))
+
 
 # Every hashtag-derived table from two groupings of the facts:
 # - by (hashtag, creator): the pairs, compared with hashtag_creator_counts, and which platforms each pair spans;
@@ -447,71 +465,8 @@ SELECT (SELECT count(*) FROM pairs_gone) + (SELECT count(*) FROM pairs_made) + (
      + (SELECT count(*) FROM hashtags)
 """
 
-COMMUNITY_CREATORS_FIND: LiteralString = """
-SELECT community_id, creator_id, a.xmin AS stored_xmin, e.video_count, e.total_views, e.total_likes,
-       e.total_impact_score
-FROM (
-    SELECT community_id, creator_id, count(*)::bigint AS video_count, sum(views_count)::numeric AS total_views,
-           sum(likes_count)::numeric AS total_likes, sum(impact_score)::numeric AS total_impact_score
-    FROM community_video_memberships WHERE creator_id IS NOT NULL GROUP BY community_id, creator_id
-) e
-FULL JOIN community_creator_memberships a USING (community_id, creator_id)
-WHERE (a.video_count, a.total_views, a.total_likes, a.total_impact_score)
-      IS DISTINCT FROM (e.video_count, e.total_views, e.total_likes, e.total_impact_score)
-"""
 
-COMMUNITY_CREATORS: LiteralString = """
-WITH gone AS (
-    DELETE FROM community_creator_memberships a USING repair_found d
-    WHERE d.video_count IS NULL AND a.community_id = d.community_id AND a.creator_id = d.creator_id
-    RETURNING 1
-), made AS (
-    INSERT INTO community_creator_memberships AS a (community_id, creator_id, video_count, total_views, total_likes,
-                                                    total_impact_score)
-    SELECT d.community_id, d.creator_id, d.video_count, d.total_views, d.total_likes, d.total_impact_score
-    FROM repair_found d WHERE d.video_count IS NOT NULL
-    ORDER BY d.community_id, d.creator_id
-    ON CONFLICT (community_id, creator_id) DO UPDATE SET
-        video_count = excluded.video_count, total_views = excluded.total_views, total_likes = excluded.total_likes,
-        total_impact_score = excluded.total_impact_score
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM made)
-"""
-
-COMMUNITY_HASHTAGS_FIND: LiteralString = """
-SELECT community_id, hashtag, a.xmin AS stored_xmin, e.video_count, e.total_views, e.total_impact_score
-FROM (
-    SELECT m.community_id, f.hashtag, count(*)::bigint AS video_count, sum(m.views_count)::numeric AS total_views,
-           sum(m.impact_score)::numeric AS total_impact_score
-    FROM community_video_memberships m JOIN video_hashtag_facts f ON f.video_id = m.video_id
-    GROUP BY m.community_id, f.hashtag
-) e
-FULL JOIN community_hashtag_memberships a USING (community_id, hashtag)
-WHERE (a.video_count, a.total_views, a.total_impact_score)
-      IS DISTINCT FROM (e.video_count, e.total_views, e.total_impact_score)
-"""
-
-COMMUNITY_HASHTAGS: LiteralString = """
-WITH gone AS (
-    DELETE FROM community_hashtag_memberships a USING repair_found d
-    WHERE d.video_count IS NULL AND a.community_id = d.community_id AND a.hashtag = d.hashtag
-    RETURNING 1
-), made AS (
-    INSERT INTO community_hashtag_memberships AS a (community_id, hashtag, video_count, total_views,
-                                                    total_impact_score)
-    SELECT d.community_id, d.hashtag, d.video_count, d.total_views, d.total_impact_score
-    FROM repair_found d WHERE d.video_count IS NOT NULL
-    ORDER BY d.community_id, d.hashtag
-    ON CONFLICT (community_id, hashtag) DO UPDATE SET
-        video_count = excluded.video_count, total_views = excluded.total_views,
-        total_impact_score = excluded.total_impact_score
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM made)
-"""
-
-# total_creators is the number of (community, creator) memberships, already exact (COMMUNITY_CREATORS runs first).
+# total_creators is the number of (community, creator) memberships, already exact (their step runs first).
 COMMUNITIES: LiteralString = """
 UPDATE communities c
 SET total_videos = e.total_videos, total_views = e.total_views, total_likes = e.total_likes,
@@ -571,20 +526,11 @@ SELECT (SELECT count(*) FROM zeroed) + (SELECT count(*) FROM made)
 """
 
 
-CREATORS_RECHECK = _recheck(("creators_hot", "a.creator_id = f.creator_id", "true"))
-SOUND_CREATORS_RECHECK = _recheck(
-    ("sound_creator_counts", "(a.sound_id, a.creator_id) = (f.sound_id, f.creator_id)", "true")
-)
+CREATORS_RECHECK = _recheck(("creators_hot", sql.SQL("a.creator_id = f.creator_id"), "true"))
 HASHTAG_TOTALS_RECHECK = _recheck(
-    ("hashtag_creator_counts", "(a.hashtag, a.creator_id) = (f.hashtag, f.key)", "f.kind = 'pair'"),
-    ("hashtag_platform_totals", "(a.hashtag, a.platform) = (f.hashtag, f.key)", "f.kind = 'platform'"),
-    ("hashtags_hot", "a.hashtag = f.hashtag", "f.kind = 'hashtag'"),
-)
-COMMUNITY_CREATORS_RECHECK = _recheck(
-    ("community_creator_memberships", "(a.community_id, a.creator_id) = (f.community_id, f.creator_id)", "true")
-)
-COMMUNITY_HASHTAGS_RECHECK = _recheck(
-    ("community_hashtag_memberships", "(a.community_id, a.hashtag) = (f.community_id, f.hashtag)", "true")
+    ("hashtag_creator_counts", sql.SQL("(a.hashtag, a.creator_id) = (f.hashtag, f.key)"), "f.kind = 'pair'"),
+    ("hashtag_platform_totals", sql.SQL("(a.hashtag, a.platform) = (f.hashtag, f.key)"), "f.kind = 'platform'"),
+    ("hashtags_hot", sql.SQL("a.hashtag = f.hashtag"), "f.kind = 'hashtag'"),
 )
 
 # In dependency order: fact copies, then memberships and pair counts, then the totals computed from them. The fact
@@ -596,21 +542,37 @@ REPAIR_STEPS: Sequence[RepairStep] = (
     ),
     RepairStep("creators", "creators", CREATORS, CREATORS_FIND, CREATORS_RECHECK),
     RepairStep("sounds", "sounds", SOUNDS),
-    RepairStep("sound_creator_counts", "sounds", SOUND_CREATORS, SOUND_CREATORS_FIND, SOUND_CREATORS_RECHECK),
+    _pair_step(
+        "sound_creator_counts",
+        "sounds",
+        ("sound_id", "creator_id"),
+        ("video_count", "total_views", "total_likes", "total_impact_score"),
+        """
+        SELECT sound_id, creator_id, count(*)::bigint AS video_count, sum(views_count)::numeric AS total_views,
+               sum(likes_count)::numeric AS total_likes, sum(impact_score)::numeric AS total_impact_score
+        FROM video_sound_facts WHERE creator_id IS NOT NULL GROUP BY sound_id, creator_id""",
+    ),
     RepairStep("hashtags", "hashtags", HASHTAG_TOTALS, HASHTAG_TOTALS_FIND, HASHTAG_TOTALS_RECHECK),
-    RepairStep(
+    _pair_step(
         "community_creator_memberships",
         "community_creators",
-        COMMUNITY_CREATORS,
-        COMMUNITY_CREATORS_FIND,
-        COMMUNITY_CREATORS_RECHECK,
+        ("community_id", "creator_id"),
+        ("video_count", "total_views", "total_likes", "total_impact_score"),
+        """
+        SELECT community_id, creator_id, count(*)::bigint AS video_count, sum(views_count)::numeric AS total_views,
+               sum(likes_count)::numeric AS total_likes, sum(impact_score)::numeric AS total_impact_score
+        FROM community_video_memberships WHERE creator_id IS NOT NULL GROUP BY community_id, creator_id""",
     ),
-    RepairStep(
+    _pair_step(
         "community_hashtag_memberships",
         "community_hashtags",
-        COMMUNITY_HASHTAGS,
-        COMMUNITY_HASHTAGS_FIND,
-        COMMUNITY_HASHTAGS_RECHECK,
+        ("community_id", "hashtag"),
+        ("video_count", "total_views", "total_impact_score"),
+        """
+        SELECT m.community_id, f.hashtag, count(*)::bigint AS video_count, sum(m.views_count)::numeric AS total_views,
+               sum(m.impact_score)::numeric AS total_impact_score
+        FROM community_video_memberships m JOIN video_hashtag_facts f ON f.video_id = m.video_id
+        GROUP BY m.community_id, f.hashtag""",
     ),
     RepairStep("communities", "communities", COMMUNITIES),
     RepairStep("community_platform_totals", "communities", COMMUNITY_PLATFORM_TOTALS),
