@@ -580,17 +580,18 @@ REPAIR_STEPS: Sequence[RepairStep] = (
 
 
 # After the fact copies (the first step), the community steps read only the facts, videos_hot and their own tables,
-# and write only community tables, which no other step reads: reconcile may run them in this order on a second
-# connection beside the other steps (reelrank.services.reconcile). Both lanes take ingest's 64 locks in the same order
-# to write, so they never deadlock; one waits for the other's write at most.
-COMMUNITY_LANE: Sequence[str] = (
-    "community_video_memberships",
-    "community_creator_memberships",
-    "community_hashtag_memberships",
-    "communities",
-    "community_platform_totals",
+# and write only community tables, which no other step reads: reconcile may run them, in REPAIR_STEPS order, on a
+# second connection beside the other steps (reelrank.services.reconcile). Both lanes take ingest's 64 locks in the
+# same order to write, so they never deadlock; one waits for the other's write at most.
+COMMUNITY_LANE: frozenset[str] = frozenset(
+    {
+        "community_video_memberships",
+        "community_creator_memberships",
+        "community_hashtag_memberships",
+        "communities",
+        "community_platform_totals",
+    }
 )
-FIRST_STEP = "fact_sort_keys"
 
 
 # What the backfill refreshes after rescoring: every total that sums impact. Fact copies were carried along by each

@@ -16,7 +16,8 @@ After a run ``aggregate_drift`` is empty, and a second run reports zeros.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -82,48 +83,43 @@ def repair_aggregates(
     With ``open_connection``, the community steps (``aggregate_repair.COMMUNITY_LANE``) run on a connection of their
     own, in a thread, beside the others once the fact copies are repaired: the database works on two steps at once.
     """
-    counts: dict[str, int] = {}
-    side_counts: dict[str, int] = {}  # the side lane's own (its families are the community ones)
 
-    def run(c: psycopg.Connection[Any], step: aggregate_repair.RepairStep, counts: dict[str, int] = counts) -> None:
-        def attempt() -> int:
-            return aggregate_repair.run_step(
-                c,
-                step,
-                lock_timeout_ms=lock_timeout_ms,
-                work_mem_mb=work_mem_mb,
-                statement_timeout_ms=statement_timeout_ms,
+    def run_lane(c: psycopg.Connection[Any], steps: Sequence[aggregate_repair.RepairStep]) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for step in steps:
+
+            def attempt(step: aggregate_repair.RepairStep = step) -> int:
+                return aggregate_repair.run_step(
+                    c,
+                    step,
+                    lock_timeout_ms=lock_timeout_ms,
+                    work_mem_mb=work_mem_mb,
+                    statement_timeout_ms=statement_timeout_ms,
+                )
+
+            started = time.perf_counter()
+            written = int(retrying(attempt))
+            counts[step.family] += written
+            logger.debug(
+                "repair step done", step=step.name, written=written, seconds=round(time.perf_counter() - started, 3)
             )
+        return counts
 
-        started = time.perf_counter()
-        written = int(retrying(attempt))
-        counts[step.family] = counts.get(step.family, 0) + written
-        logger.debug(
-            "repair step done", step=step.name, written=written, seconds=round(time.perf_counter() - started, 3)
-        )
-
-    steps = {step.name: step for step in aggregate_repair.REPAIR_STEPS}
     if open_connection is None:
-        for step in aggregate_repair.REPAIR_STEPS:
-            run(conn, step)
-        return AggregatesRepaired(**counts)
+        return AggregatesRepaired(**run_lane(conn, aggregate_repair.REPAIR_STEPS))
+    first, *rest = aggregate_repair.REPAIR_STEPS  # the fact copies, which every other step reads
+    side_steps = [s for s in rest if s.name in aggregate_repair.COMMUNITY_LANE]
+    main_steps = [s for s in rest if s.name not in aggregate_repair.COMMUNITY_LANE]
 
-    side_steps = [steps[name] for name in aggregate_repair.COMMUNITY_LANE]
-
-    def side_lane() -> None:
+    def side_lane() -> Counter[str]:
         with open_connection() as side:
-            for step in side_steps:
-                run(side, step, side_counts)
+            return run_lane(side, side_steps)
 
-    run(conn, steps[aggregate_repair.FIRST_STEP])
+    counts = run_lane(conn, [first])
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-communities") as pool:
         side = pool.submit(side_lane)
-        for step in aggregate_repair.REPAIR_STEPS:
-            if step.name != aggregate_repair.FIRST_STEP and step.name not in aggregate_repair.COMMUNITY_LANE:
-                run(conn, step)
-        side.result()  # re-raises the side lane's error
-    for family, written in side_counts.items():
-        counts[family] = counts.get(family, 0) + written
+        counts.update(run_lane(conn, main_steps))  # update, not +=: families that wrote 0 stay
+        counts.update(side.result())  # re-raises the side lane's error
     return AggregatesRepaired(**counts)
 
 
