@@ -12,11 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reelrank.db import aggregate_repair
+from reelrank.db import aggregate_repair, impact_rescore
+from reelrank.db.impact_weights import fetch_active_weights
 from reelrank.db.ingest_writes import VIDEO_LOCK_CLASS, write_chunk
 from reelrank.models.canonical import CanonicalVideo
 from reelrank.models.reconcile import ReconcileRequest, ReconcileResponse
-from reelrank.services.reconcile import reconcile
+from reelrank.services.reconcile import reconcile, repair_video_scores
 from reelrank.services.snapshot_reader import read_records
 from reelrank.settings import ReconcileSettings
 from tests.integration.backfill_helpers import (
@@ -41,7 +42,7 @@ ZEROS = {
 
 
 def run(conn: psycopg.Connection[Any], *, side_url: str | None = None, **request: Any) -> ReconcileResponse:
-    """Reconcile on ``conn``; with ``side_url`` the community steps run beside the others on a second connection."""
+    """Reconcile on ``conn``; with ``side_url`` the hashtag steps run beside the others on a second connection."""
 
     def open_side() -> psycopg.Connection[Any]:
         assert side_url is not None
@@ -204,7 +205,7 @@ def test_reconcile_repairs_exactly_the_corrupted_rows_and_a_second_run_reports_z
             expected[family] += 1
     videos = sum(1 for key in damaged if key.startswith("v:"))
     assert drift(db) != [] or videos > 0
-    # Then reconcile repairs exactly those rows, per family (with the community steps on a second connection or not)
+    # Then reconcile repairs exactly those rows, per family (with the hashtag steps on a second connection or not)
     report = run(db, side_url=db_url if side_lane else None)
     assert report.videos_repaired == videos
     assert report.aggregates_repaired.model_dump() == expected
@@ -229,6 +230,30 @@ def test_after_a_weights_change_reconcile_rescores_every_video_and_aggregate(db:
     assert stale_or_wrong_videos(db) == 0
     assert drift(db) == []
     assert_clean_report(run(db))
+
+
+@pytest.mark.parametrize("find_limit", [80, 79, 0])
+def test_video_scores_are_repaired_by_key_when_few_and_by_a_full_scan_when_more(
+    db: psycopg.Connection[Any], find_limit: int
+) -> None:
+    # Given 80 stale videos (new weights) and one more whose score is wrong on the active version
+    build_catalogue(db, n=80)
+    add_weights(db)
+    wrong = db.execute("SELECT video_id FROM videos_hot ORDER BY video_id LIMIT 1").fetchone()
+    assert wrong is not None
+    weights = fetch_active_weights(db)
+    # (the scan finds them all; over the limit it reports None)
+    found = impact_rescore.find_misscored(db, weights.version, weights.weights, find_limit)
+    assert found == (None if find_limit < 80 else sorted(r[0] for r in db.execute("SELECT video_id FROM videos_hot")))
+    # When the videos are repaired, by key (80 found, limit 80) or by keyset batches (limit 79 or 0)
+    written = repair_video_scores(db, lock_timeout_ms=1000, batch_size=7, find_limit=find_limit)
+    # Then every video is rescored once, in batches of 7 either way, and none is stale or wrong
+    assert written == 80
+    assert stale_or_wrong_videos(db) == 0
+    # And a wrong score on the active version is found and repaired too, by either path
+    db.execute("UPDATE videos_hot SET impact_score = impact_score + 1 WHERE video_id = %s", wrong)
+    assert repair_video_scores(db, lock_timeout_ms=1000, batch_size=7, find_limit=find_limit) == 1
+    assert stale_or_wrong_videos(db) == 0
 
 
 def test_an_entity_that_lost_all_its_videos_is_zeroed(db: psycopg.Connection[Any]) -> None:

@@ -343,7 +343,7 @@ def compare_reconcile(url: str, n: int) -> tuple[float, float, str]:
         drifted = _drift(conn)
         load_before = os.getloadavg()[0]
         started = time.perf_counter()
-        # as the handler runs it: the community steps on a second connection
+        # as the handler runs it: the hashtag steps on a second connection
         report = reconcile(
             conn,
             ReconcileRequest(),

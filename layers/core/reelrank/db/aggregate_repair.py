@@ -6,7 +6,7 @@ FROM``), returning how many it wrote; most steps find those rows with a read-onl
 with a LEFT JOIN so an entity that lost all its videos is repaired too (PERF_NOTES "Aggregates"); tables that hold a
 row only while its count is positive (memberships, pair counts) get missing rows inserted and orphans deleted, both
 found by one FULL JOIN of the recomputation with the table.
-The steps run in :data:`REPAIR_STEPS` order: fact copies first, then what is computed from them.
+The steps run in :data:`REPAIR_STEPS` order: each table's fact copies before what is computed from them.
 
 Concurrency: an aggregate recomputed from a snapshot while an ingest chunk adds its delta would lose the delta, so
 a step writes in a transaction that first takes every one of ingest's video-bucket locks (in bucket order, as ingest
@@ -92,6 +92,7 @@ class RepairStep:
         lock_timeout_ms: int,
         work_mem_mb: int = DEFAULT_REPAIR_WORK_MEM_MB,
         statement_timeout_ms: int = DEFAULT_REPAIR_STATEMENT_TIMEOUT_MS,
+        parallel: bool = True,
     ) -> int:
         """Run inside the caller's transaction; returns the rows written.
 
@@ -99,7 +100,7 @@ class RepairStep:
         clean table never holds ingest off); else hold ingest off, find again only if ``recheck`` says a found row
         changed meanwhile, and write.
         """
-        _set_step_locals(conn, work_mem_mb, statement_timeout_ms)
+        _set_step_locals(conn, work_mem_mb, statement_timeout_ms, parallel)
         if self.find is not None:
             if self._collect(conn) == 0:
                 return 0
@@ -150,7 +151,13 @@ def checked_sums(query: LiteralString) -> LiteralString:
     return _COUNT_SUM.sub(r"sum_checked(\1)::numeric", narrowed)
 
 
-def _set_step_locals(conn: psycopg.Connection[Any], work_mem_mb: int, statement_timeout_ms: int) -> None:
+def _set_step_locals(
+    conn: psycopg.Connection[Any], work_mem_mb: int, statement_timeout_ms: int, parallel: bool
+) -> None:
+    if not parallel:
+        # two steps already run at once on the two cores: a parallel plan's extra processes add their own work (partial
+        # aggregates merged again, tuples passed through Gather) and take CPU from the other step (README benchmarks)
+        conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
     conn.execute(sql.SQL("SET LOCAL work_mem = {}").format(sql.Literal(f"{int(work_mem_mb)}MB")))
     conn.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(f"{int(statement_timeout_ms)}ms")))
     # no JIT: these plans run once per run, and compiling them cost more than it saved (one A/B of the hashtag
@@ -165,6 +172,7 @@ def run_step(
     lock_timeout_ms: int,
     work_mem_mb: int = DEFAULT_REPAIR_WORK_MEM_MB,
     statement_timeout_ms: int = DEFAULT_REPAIR_STATEMENT_TIMEOUT_MS,
+    parallel: bool = True,
     then: Callable[[int], None] | None = None,
 ) -> int:
     """Run one step in a transaction of its own on an autocommit connection; returns the rows written.
@@ -175,7 +183,11 @@ def run_step(
     """
     with conn.transaction():
         written = step.run(
-            conn, lock_timeout_ms=lock_timeout_ms, work_mem_mb=work_mem_mb, statement_timeout_ms=statement_timeout_ms
+            conn,
+            lock_timeout_ms=lock_timeout_ms,
+            work_mem_mb=work_mem_mb,
+            statement_timeout_ms=statement_timeout_ms,
+            parallel=parallel,
         )
         if then is not None:
             then(written)
@@ -192,63 +204,71 @@ def lock_out_ingest(conn: psycopg.Connection[Any], lock_timeout_ms: int) -> None
 
 
 # ---------------------------------------------------------------------------------------------------- facts
-# The three tables holding copies of a video's sort keys are compared with their video in one scan: their rows are
-# appended and probe one hash of videos_hot (three UPDATE … FROM joins built that hash three times). The videos found
-# are then rewritten through the tables' primary keys, which all lead with video_id.
-FACT_SORT_KEYS_FIND: LiteralString = """
-SELECT DISTINCT f.video_id
-FROM (
-    SELECT video_id, platform, creator_id, views_count, likes_count, impact_score, created_at
-    FROM video_hashtag_facts
-    UNION ALL
-    SELECT video_id, NULL, creator_id, views_count, likes_count, impact_score, created_at  -- no platform column
-    FROM video_sound_facts
-    UNION ALL
-    SELECT video_id, platform, creator_id, views_count, likes_count, impact_score, created_at
-    FROM community_video_memberships
-) f
-JOIN videos_hot v ON v.video_id = f.video_id
-WHERE (coalesce(f.platform, v.platform), f.creator_id, f.views_count, f.likes_count, f.impact_score, f.created_at)
-      IS DISTINCT FROM (v.platform, v.creator_id, v.views_count, v.likes_count, v.impact_score, v.created_at)
-"""
+# The tables holding copies of a video's sort keys, and the copied columns of each (the sound facts have no platform).
+_COPIED = ("platform", "creator_id", "views_count", "likes_count", "impact_score", "created_at")
+_FACT_COPY_TABLES: dict[str, tuple[str, ...]] = {
+    "video_hashtag_facts": _COPIED,
+    "video_sound_facts": _COPIED[1:],
+    "community_video_memberships": _COPIED,
+}
 
-FACT_SORT_KEYS: LiteralString = """
-WITH hashtag_facts AS (
-    UPDATE video_hashtag_facts f SET platform = v.platform, creator_id = v.creator_id, views_count = v.views_count,
-           likes_count = v.likes_count, impact_score = v.impact_score, created_at = v.created_at
-    FROM videos_hot v
-    WHERE f.video_id = ANY (ARRAY(SELECT video_id FROM repair_found)) AND v.video_id = f.video_id
-      AND (f.platform, f.creator_id, f.views_count, f.likes_count, f.impact_score, f.created_at)
-          IS DISTINCT FROM (v.platform, v.creator_id, v.views_count, v.likes_count, v.impact_score, v.created_at)
-    RETURNING 1
-), sound_facts AS (
-    UPDATE video_sound_facts f SET creator_id = v.creator_id, views_count = v.views_count,
-           likes_count = v.likes_count, impact_score = v.impact_score, created_at = v.created_at
-    FROM videos_hot v
-    WHERE f.video_id = ANY (ARRAY(SELECT video_id FROM repair_found)) AND v.video_id = f.video_id
-      AND (f.creator_id, f.views_count, f.likes_count, f.impact_score, f.created_at)
-          IS DISTINCT FROM (v.creator_id, v.views_count, v.likes_count, v.impact_score, v.created_at)
-    RETURNING 1
-), community_videos AS (
-    UPDATE community_video_memberships f SET platform = v.platform, creator_id = v.creator_id,
-           views_count = v.views_count, likes_count = v.likes_count, impact_score = v.impact_score,
-           created_at = v.created_at
-    FROM videos_hot v
-    WHERE f.video_id = ANY (ARRAY(SELECT video_id FROM repair_found)) AND v.video_id = f.video_id
-      AND (f.platform, f.creator_id, f.views_count, f.likes_count, f.impact_score, f.created_at)
-          IS DISTINCT FROM (v.platform, v.creator_id, v.views_count, v.likes_count, v.impact_score, v.created_at)
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM hashtag_facts) + (SELECT count(*) FROM sound_facts)
-     + (SELECT count(*) FROM community_videos)
-"""
+
+def _fact_copy_step(name: str, tables: Sequence[str]) -> RepairStep:
+    """The repair step of the copies in ``tables``: their rows are appended and probe one hash of videos_hot (one
+    UPDATE … FROM join per table would build that hash once per table); the videos found are then rewritten through
+    the tables' primary keys, which all lead with video_id. The write compares each row with its video again, under
+    ingest's locks: no recheck."""
+
+    def copied(alias: str, table: str) -> sql.Composed:
+        return sql.SQL(", ").join(
+            sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(c)) for c in _FACT_COPY_TABLES[table]
+        )
+
+    branches = sql.SQL("\n    UNION ALL\n    ").join(
+        sql.SQL("SELECT video_id, {} FROM {}").format(
+            sql.SQL(", ").join(
+                sql.Identifier(c) if c in _FACT_COPY_TABLES[t] else sql.SQL("NULL::text AS platform")  # the video's
+                for c in _COPIED
+            ),
+            sql.Identifier(t),
+        )
+        for t in tables
+    )
+    find = sql.SQL(
+        "SELECT DISTINCT f.video_id\nFROM (\n    {}\n) f\nJOIN videos_hot v ON v.video_id = f.video_id\n"
+        "WHERE (coalesce(f.platform, v.platform), {f_rest}) IS DISTINCT FROM ({v_all})"
+    ).format(branches, f_rest=copied("f", "video_sound_facts"), v_all=copied("v", "video_hashtag_facts"))
+    updates = sql.SQL(", ").join(
+        sql.SQL(
+            "{cte} AS (\n    UPDATE {table} f SET {sets}\n    FROM videos_hot v\n"
+            "    WHERE f.video_id = ANY (ARRAY(SELECT video_id FROM repair_found)) AND v.video_id = f.video_id\n"
+            "      AND ({f}) IS DISTINCT FROM ({v})\n    RETURNING 1\n)"
+        ).format(
+            cte=sql.Identifier(f"copies_{i}"),
+            table=sql.Identifier(t),
+            sets=sql.SQL(", ").join(sql.SQL("{0} = v.{0}").format(sql.Identifier(c)) for c in _FACT_COPY_TABLES[t]),
+            f=copied("f", t),
+            v=copied("v", t),
+        )
+        for i, t in enumerate(tables)
+    )
+    write = sql.SQL("WITH {}\nSELECT {}").format(
+        updates,
+        sql.SQL(" + ").join(
+            sql.SQL("(SELECT count(*) FROM {})").format(sql.Identifier(f"copies_{i}")) for i in range(len(tables))
+        ),
+    )
+    return RepairStep(name, "video_facts", write.as_string(), find.as_string())
+
 
 # ---------------------------------------------------------------------------------------------- memberships
-# Missing rows (wanted) and orphans (not wanted), found by one FULL JOIN of the recomputation with the table.
+# Missing rows (wanted) and orphans (not wanted), found by one FULL JOIN of the recomputation with the table. A video
+# carrying two of a community's hashtags comes twice out of the facts: the DISTINCT is taken on the few rows found,
+# not on the million wanted ones (1.9 s -> 1.2 s at a million videos, README).
 COMMUNITY_VIDEO_MEMBERSHIPS_FIND: LiteralString = """
-SELECT community_id, video_id, e.video_id IS NOT NULL AS wanted
+SELECT DISTINCT community_id, video_id, e.video_id IS NOT NULL AS wanted
 FROM (
-    SELECT DISTINCT c.community_id, f.video_id
+    SELECT c.community_id, f.video_id
     FROM (SELECT id AS community_id, unnest(linked_hashtags) AS hashtag FROM communities) c
     JOIN video_hashtag_facts f ON f.hashtag = c.hashtag
 ) e
@@ -533,13 +553,14 @@ HASHTAG_TOTALS_RECHECK = _recheck(
     ("hashtags_hot", sql.SQL("a.hashtag = f.hashtag"), "f.kind = 'hashtag'"),
 )
 
-# In dependency order: fact copies, then memberships and pair counts, then the totals computed from them. The fact
+# In dependency order: fact copies and memberships, then pair counts, then the totals computed from them. The fact
 # copies and community videos have no recheck: their writes compare each found row with the base tables again.
 REPAIR_STEPS: Sequence[RepairStep] = (
-    RepairStep("fact_sort_keys", "video_facts", FACT_SORT_KEYS, FACT_SORT_KEYS_FIND),
+    _fact_copy_step("hashtag_fact_copies", ["video_hashtag_facts"]),
     RepairStep(
         "community_video_memberships", "communities", COMMUNITY_VIDEO_MEMBERSHIPS, COMMUNITY_VIDEO_MEMBERSHIPS_FIND
     ),
+    _fact_copy_step("sound_and_community_fact_copies", ["video_sound_facts", "community_video_memberships"]),
     RepairStep("creators", "creators", CREATORS, CREATORS_FIND, CREATORS_RECHECK),
     RepairStep("sounds", "sounds", SOUNDS),
     _pair_step(
@@ -579,26 +600,20 @@ REPAIR_STEPS: Sequence[RepairStep] = (
 )
 
 
-# After the fact copies (the first step), the community steps read only the facts, videos_hot and their own tables,
-# and write only community tables, which no other step reads: reconcile may run them, in REPAIR_STEPS order, on a
-# second connection beside the other steps (reelrank.services.reconcile). Both lanes take ingest's 64 locks in the
-# same order to write, so they never deadlock; one waits for the other's write at most.
-COMMUNITY_LANE: frozenset[str] = frozenset(
-    {
-        "community_video_memberships",
-        "community_creator_memberships",
-        "community_hashtag_memberships",
-        "communities",
-        "community_platform_totals",
-    }
-)
+# Reconcile may run the steps in two lanes, each on its own connection (reelrank.services.reconcile): the hashtag
+# facts' copies and then the hashtags step — the longest step, which reads only those copies — in one; every other
+# step, in REPAIR_STEPS order, in the other. No step of one lane writes what a step of the other reads: the other lane
+# reads the facts' keys (hashtag, video_id), never their copies, and the hashtag tables are read by no other step. Both
+# lanes take ingest's 64 locks in the same order to write, so they never deadlock; one waits for the other's write at
+# most.
+HASHTAG_LANE: frozenset[str] = frozenset({"hashtag_fact_copies", "hashtags"})
 
 
 # What the backfill refreshes after rescoring: every total that sums impact. Fact copies were carried along by each
 # batch (reelrank.db.impact_rescore), and community video memberships do not depend on scores. The hashtags step
 # also compares the (hashtag, creator) pair counts (from the same pass over the facts; after a backfill it writes none).
 TOTALS_STEPS: Sequence[RepairStep] = tuple(
-    s for s in REPAIR_STEPS if s.name not in {"fact_sort_keys", "community_video_memberships"}
+    s for s in REPAIR_STEPS if s.family != "video_facts" and s.name != "community_video_memberships"
 )
 
 

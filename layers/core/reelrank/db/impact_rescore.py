@@ -114,6 +114,34 @@ def rescore_range(
     return _rescore(conn, where, {**_weight_params(version, weights), "lo": lo, "hi": hi})
 
 
+def find_misscored(
+    conn: psycopg.Connection[Any], version: int, weights: ImpactWeightValues, limit: int
+) -> list[str] | None:
+    """The keys, in key order, of the videos on another version or whose score differs from ``weights``; None when
+    there are more than ``limit``. One read-only scan that PostgreSQL runs with parallel workers (an aggregate: a
+    plain SELECT or a LIMIT is planned serially, the filter's selectivity being unknown; a key-range UPDATE never gets
+    them)."""
+    row = conn.execute(
+        sql.SQL(
+            "SELECT count(*), CASE WHEN count(*) <= %(limit)s THEN array_agg(video_id) END"
+            " FROM videos_hot WHERE impact_version <> %(version)s OR impact_score <> {}"
+        ).format(_FORMULA),
+        {**_weight_params(version, weights), "limit": limit},
+    ).fetchone()
+    if row is None or row[1] is None:
+        return None if row and row[0] else []
+    return sorted(str(k) for k in row[1])
+
+
+def rescore_keys(conn: psycopg.Connection[Any], keys: list[str], version: int, weights: ImpactWeightValues) -> int:
+    """Score the videos with these keys that are on another version or whose score differs (checked again here: a
+    chunk may have rescored one since it was found); returns how many video rows were written."""
+    where = sql.SQL("video_id = ANY (%(keys)s) AND (impact_version <> %(version)s OR impact_score <> {})").format(
+        _FORMULA
+    )
+    return _rescore(conn, where, {**_weight_params(version, weights), "keys": keys})
+
+
 def count_stale(conn: psycopg.Connection[Any], version: int) -> int:
     """Rows scored with another version (``<`` or ``>`` so that videos_impact_version_idx serves it)."""
     row = conn.execute(

@@ -5,7 +5,7 @@
 2. Every derived row — the fact tables' copied sort keys, community memberships, (hashtag, creator) counts, and the
    totals of creators, sounds, hashtags, communities and their per-platform rows — is recomputed by one set-based
    statement per table that writes only rows that differ (``reelrank.db.aggregate_repair``); given a second
-   connection, the community steps run on it beside the others.
+   connection, the hashtag steps run on it beside the others.
 3. Every materialized view of the schema is refreshed (CONCURRENTLY when it has a unique index): views other issues
    add are picked up without a code change. Then the hashtags' trend scores (``reelrank.services.trends``).
 4. Snapshot partitions past the retention are dropped and the coming months' are created.
@@ -35,6 +35,8 @@ from reelrank.settings import ReconcileSettings
 
 # reconcile rescans every video to find wrong scores; bigger ranges than the backfill's, since few rows are written
 VIDEO_BATCH_SIZE = 20_000
+# reconcile rescores the videos its scan found by key when they are at most this many (drift); more, and it rescans
+VIDEO_FIND_LIMIT = 100_000
 
 
 def _set_lock_timeout(conn: psycopg.Connection[Any], ms: int) -> None:
@@ -42,9 +44,36 @@ def _set_lock_timeout(conn: psycopg.Connection[Any], ms: int) -> None:
 
 
 def repair_video_scores(
-    conn: psycopg.Connection[Any], *, lock_timeout_ms: int, batch_size: int = VIDEO_BATCH_SIZE
+    conn: psycopg.Connection[Any],
+    *,
+    lock_timeout_ms: int,
+    batch_size: int = VIDEO_BATCH_SIZE,
+    find_limit: int = VIDEO_FIND_LIMIT,
 ) -> int:
-    """Rescore every video whose Impact is stale or differs from the active weights; returns the rows written."""
+    """Rescore every video whose Impact is stale or differs from the active weights; returns the rows written.
+
+    One read-only scan finds them first (``impact_rescore.find_misscored``); when there are at most ``find_limit``,
+    they are rescored by key, ``batch_size`` per transaction. More (after a weights change nobody backfilled), and
+    the whole key space is rescored in keyset batches.
+    """
+    weights = fetch_active_weights(conn)
+    found = impact_rescore.find_misscored(conn, weights.version, weights.weights, find_limit)
+    if found is not None:
+        return _rescore_found(conn, found, lock_timeout_ms=lock_timeout_ms, batch_size=batch_size)
+    return _rescore_all(conn, lock_timeout_ms=lock_timeout_ms, batch_size=batch_size)
+
+
+def _rescore_found(conn: psycopg.Connection[Any], keys: list[str], *, lock_timeout_ms: int, batch_size: int) -> int:
+    def batch(part: list[str]) -> int:
+        with conn.transaction():
+            _set_lock_timeout(conn, lock_timeout_ms)
+            weights = fetch_active_weights(conn)
+            return impact_rescore.rescore_keys(conn, part, weights.version, weights.weights)
+
+    return sum(int(retrying(batch, keys[i : i + batch_size])) for i in range(0, len(keys), batch_size))
+
+
+def _rescore_all(conn: psycopg.Connection[Any], *, lock_timeout_ms: int, batch_size: int) -> int:
     repaired = 0
     after: str | None = None
     while True:
@@ -80,9 +109,12 @@ def repair_aggregates(
     """Run every set-based repair step (``aggregate_repair.run_step``: ingest is held off only by a step that has
     drift, or no lock-free ``find``); rows written per family.
 
-    With ``open_connection``, the community steps (``aggregate_repair.COMMUNITY_LANE``) run on a connection of their
-    own, in a thread, beside the others once the fact copies are repaired: the database works on two steps at once.
+    With ``open_connection``, the hashtag facts' copies and the hashtags step (``aggregate_repair.HASHTAG_LANE``) run
+    on a connection of their own, in a thread, beside the other steps: the database works on two steps at once.
     """
+
+    # two lanes keep both cores busy: the steps then run without parallel workers (aggregate_repair._set_step_locals)
+    parallel = open_connection is None
 
     def run_lane(c: psycopg.Connection[Any], steps: Sequence[aggregate_repair.RepairStep]) -> Counter[str]:
         counts: Counter[str] = Counter()
@@ -95,6 +127,7 @@ def repair_aggregates(
                     lock_timeout_ms=lock_timeout_ms,
                     work_mem_mb=work_mem_mb,
                     statement_timeout_ms=statement_timeout_ms,
+                    parallel=parallel,
                 )
 
             started = time.perf_counter()
@@ -107,19 +140,17 @@ def repair_aggregates(
 
     if open_connection is None:
         return AggregatesRepaired(**run_lane(conn, aggregate_repair.REPAIR_STEPS))
-    first, *rest = aggregate_repair.REPAIR_STEPS  # the fact copies, which every other step reads
-    side_steps = [s for s in rest if s.name in aggregate_repair.COMMUNITY_LANE]
-    main_steps = [s for s in rest if s.name not in aggregate_repair.COMMUNITY_LANE]
+    hashtag_steps = [s for s in aggregate_repair.REPAIR_STEPS if s.name in aggregate_repair.HASHTAG_LANE]
+    other_steps = [s for s in aggregate_repair.REPAIR_STEPS if s.name not in aggregate_repair.HASHTAG_LANE]
 
-    def side_lane() -> Counter[str]:
+    def hashtag_lane() -> Counter[str]:
         with open_connection() as side:
-            return run_lane(side, side_steps)
+            return run_lane(side, hashtag_steps)
 
-    counts = run_lane(conn, [first])
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-communities") as pool:
-        side = pool.submit(side_lane)
-        counts.update(run_lane(conn, main_steps))  # update, not +=: families that wrote 0 stay
-        counts.update(side.result())  # re-raises the side lane's error
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-hashtags") as pool:
+        side = pool.submit(hashtag_lane)
+        counts = run_lane(conn, other_steps)
+        counts.update(side.result())  # update, not +=: families that wrote 0 stay; re-raises the lane's error
     return AggregatesRepaired(**counts)
 
 
@@ -161,7 +192,7 @@ def reconcile(
     settings
         Defaults: ``METRIC_SNAPSHOT_RETENTION_DAYS`` (365), ``PARTITION_MONTHS_AHEAD`` (3), the lock timeout.
     open_connection
-        Opens a second connection for the community repair steps, which then run beside the others (see
+        Opens a second connection for the hashtag repair steps, which then run beside the others (see
         :func:`repair_aggregates`); without it every step runs on ``conn``, one after the other.
 
     Returns
