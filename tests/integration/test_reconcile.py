@@ -348,6 +348,78 @@ def test_a_found_row_a_chunk_writes_before_the_locks_are_taken_is_found_again_un
     assert drift(db) == []
 
 
+def test_many_rows_found_are_written_in_batches_each_holding_ingest_off_alone(
+    db: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given new weights and rescored videos: the impact totals of every hashtag, pair and platform row are stale
+    build_catalogue(db, n=120)
+    add_weights(db)
+    repair_video_scores(db, lock_timeout_ms=1000)
+    hashtags = next(s for s in aggregate_repair.REPAIR_STEPS if s.name == "hashtags")
+    assert hashtags.find is not None
+    with db.transaction(force_rollback=True):
+        found = db.execute("CREATE TEMPORARY TABLE found AS " + hashtags.find).rowcount
+    assert found > 20
+    holds: list[int] = []
+    take_locks = aggregate_repair.lock_out_ingest
+
+    def counted(conn: psycopg.Connection[Any], lock_timeout_ms: int) -> None:
+        holds.append(1)
+        take_locks(conn, lock_timeout_ms)
+
+    monkeypatch.setattr(aggregate_repair, "lock_out_ingest", counted)
+    # When the step runs with batches of 4 rows
+    written = aggregate_repair.run_step(db, hashtags, lock_timeout_ms=1000, write_batch_rows=4)
+    # Then it wrote every row found, in one transaction (holding ingest off) per batch, and left no table behind
+    assert written == found
+    assert len(holds) == -(-found // 4)
+    assert db.execute("SELECT to_regclass('pg_temp.repair_pending')").fetchone() == (None,)
+    # And the other steps, batched too, leave every aggregate equal to its recomputation
+    for step in aggregate_repair.TOTALS_STEPS:
+        aggregate_repair.run_step(db, step, lock_timeout_ms=1000, write_batch_rows=4)
+    assert drift(db) == []
+
+
+def test_a_found_row_a_chunk_writes_between_the_find_and_its_batch_is_found_again(
+    db_url: str, db: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given every creator drifted (more rows than a batch)
+    build_catalogue(db)
+    db.execute("UPDATE creators_hot SET total_play_count = total_play_count + 1")
+    creators_found = db.execute("SELECT count(*) FROM creators_hot").fetchone()
+    assert creators_found is not None
+    assert creators_found[0] > 2
+    creator, video_id = db.execute(
+        "SELECT creator_id, video_id FROM videos_hot WHERE creator_id IS NOT NULL ORDER BY video_id DESC LIMIT 1"
+    ).fetchone()  # type: ignore[misc]
+    creators = next(s for s in aggregate_repair.REPAIR_STEPS if s.name == "creators")
+    take_locks = aggregate_repair.lock_out_ingest
+    chunks: list[int] = []
+
+    def chunk_first(conn: psycopg.Connection[Any], lock_timeout_ms: int) -> None:
+        if not chunks:  # after the lock-free find, before the first batch: a chunk grows one of the creator's videos
+            records = [r for r in catalogue_records(120) if str(r["id"]) == video_id]
+            records[0]["view_count"] += 1_000_000
+            validated = [v for _, v in read_records(records, "tiktok_research") if isinstance(v, CanonicalVideo)]
+            with psycopg.connect(db_url) as ingest:
+                write_chunk(ingest, validated, ingestion_id=None, observed_at=datetime(2026, 10, 2, tzinfo=UTC))
+            chunks.append(1)
+        take_locks(conn, lock_timeout_ms)
+
+    monkeypatch.setattr(aggregate_repair, "lock_out_ingest", chunk_first)
+    # When the step writes what it found in batches of 2
+    written = aggregate_repair.run_step(db, creators, lock_timeout_ms=1000, write_batch_rows=2)
+    # Then the creator the chunk wrote was left out of its batch and found again: its total has the chunk's views
+    assert chunks == [1]
+    assert written == creators_found[0]
+    assert drift(db) == []
+    assert db.execute(
+        "SELECT total_play_count = (SELECT sum(views_count) FROM videos_hot WHERE creator_id = %(c)s)"
+        " FROM creators_hot WHERE creator_id = %(c)s",
+        {"c": creator},
+    ).fetchone() == (True,)
+
+
 def test_totals_beyond_a_bigint_are_found_and_repaired_exactly(db: psycopg.Connection[Any]) -> None:
     # Given a creator and a hashtag whose two videos have 2^62 views each (their totals exceed a bigint), drifted
     build_catalogue(db)

@@ -62,6 +62,9 @@ class BackfillSettings(DatabaseSettings):
     # statement_timeout of each refresh step's transaction, instead of the session's DB_STATEMENT_TIMEOUT_MS: after a
     # weights change at a million videos the hashtag step rewrites 1.6M rows in one statement (the step: 62.6 s)
     repair_statement_timeout_ms: int = Field(default=600_000, ge=0, le=900_000, alias="REPAIR_STATEMENT_TIMEOUT_MS")
+    # a refresh step that finds more rows than this writes them in transactions of this many, each holding ingest off
+    # for itself only (after a weights change the hashtag step finds 1.6M at a million videos)
+    repair_write_batch_rows: int = Field(default=20_000, ge=1, alias="REPAIR_WRITE_BATCH_ROWS")
 
 
 class ReconcileSettings(DatabaseSettings):
@@ -75,6 +78,8 @@ class ReconcileSettings(DatabaseSettings):
     repair_work_mem_mb: int = Field(default=1024, ge=4, le=4096, alias="REPAIR_WORK_MEM_MB")
     # statement_timeout of each repair step's transaction, instead of the session's DB_STATEMENT_TIMEOUT_MS
     repair_statement_timeout_ms: int = Field(default=600_000, ge=0, le=900_000, alias="REPAIR_STATEMENT_TIMEOUT_MS")
+    # a repair step that finds more rows than this writes them in transactions of this many (each holds ingest off)
+    repair_write_batch_rows: int = Field(default=20_000, ge=1, alias="REPAIR_WRITE_BATCH_ROWS")
 
 
 @lru_cache(maxsize=1)

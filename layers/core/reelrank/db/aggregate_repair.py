@@ -48,17 +48,37 @@ DEFAULT_REPAIR_STATEMENT_TIMEOUT_MS = 600_000
 FOUND_TABLE = "repair_found"
 
 
-def _recheck(*tables: tuple[str, sql.Composable, LiteralString]) -> sql.Composed:
-    """Whether a found row was missing at the find or has been written since (the find recorded each stored row's
-    ``xmin`` as ``stored_xmin``): per (table, join condition on ``a``/``f``, which found rows are that table's)."""
-    return sql.SQL("SELECT EXISTS ({})").format(
-        sql.SQL(" UNION ALL ").join(
-            sql.SQL(
-                "SELECT 1 FROM repair_found f LEFT JOIN {} a ON {} WHERE {}"
-                " AND (f.stored_xmin IS NULL OR a.xmin IS DISTINCT FROM f.stored_xmin)"
-            ).format(sql.Identifier(table), on, sql.SQL(kind))
-            for table, on, kind in tables
-        )
+@dataclass(frozen=True, slots=True)
+class Recheck:
+    """Queries on ``repair_found`` against the stored rows, for a find that recorded each stored row's ``xmin`` as
+    ``stored_xmin``: ``any_changed`` (one boolean) whether a found row was missing at the find or has been written
+    since; ``discard_changed`` deletes those rows from ``repair_found`` (its row count: how many)."""
+
+    any_changed: sql.Composed
+    discard_changed: sql.Composed
+
+
+def _recheck(*tables: tuple[str, sql.Composable, LiteralString]) -> Recheck:
+    """The :class:`Recheck` of a find whose rows belong to these tables: per (table, join condition on ``a``/``f``,
+    which found rows are that table's)."""
+    return Recheck(
+        sql.SQL("SELECT EXISTS ({})").format(
+            sql.SQL(" UNION ALL ").join(
+                sql.SQL(
+                    "SELECT 1 FROM repair_found f LEFT JOIN {} a ON {} WHERE {}"
+                    " AND (f.stored_xmin IS NULL OR a.xmin IS DISTINCT FROM f.stored_xmin)"
+                ).format(sql.Identifier(table), on, sql.SQL(kind))
+                for table, on, kind in tables
+            )
+        ),
+        sql.SQL("DELETE FROM repair_found f WHERE {}").format(
+            sql.SQL(" OR ").join(
+                sql.SQL("({} AND NOT EXISTS (SELECT 1 FROM {} a WHERE {} AND a.xmin = f.stored_xmin))").format(
+                    sql.SQL(kind), sql.Identifier(table), on
+                )
+                for table, on, kind in tables
+            )
+        ),
     )
 
 
@@ -83,7 +103,7 @@ class RepairStep:
     family: str
     statement: LiteralString
     find: LiteralString | None = None
-    recheck: sql.Composed | None = None
+    recheck: Recheck | None = None
 
     def run(
         self,
@@ -110,6 +130,10 @@ class RepairStep:
                 self._collect(conn)
         else:
             lock_out_ingest(conn, lock_timeout_ms)
+        return self.write(conn)
+
+    def write(self, conn: psycopg.Connection[Any]) -> int:
+        """Run ``statement`` (on ``repair_found`` when the step has a find); returns the rows written."""
         cur = conn.execute(self.statement)
         if cur.description is None:  # a plain UPDATE: its row count
             return max(cur.rowcount, 0)
@@ -117,24 +141,28 @@ class RepairStep:
         return int(row[0]) if row and row[0] is not None else 0
 
     def _collect(self, conn: psycopg.Connection[Any]) -> int:
-        assert self.find is not None
-        create: LiteralString = "CREATE TEMPORARY TABLE " + FOUND_TABLE + " ON COMMIT DROP AS "
-        try:
-            with conn.transaction():  # a savepoint: an overflow of the bigint sums leaves the step's transaction usable
-                cur = conn.execute(create + checked_sums(self.find))
-        except psycopg.errors.NumericValueOutOfRange:
-            cur = conn.execute(create + self.find)
-        found = max(cur.rowcount, 0)
+        found = self.collect(conn, "CREATE TEMPORARY TABLE " + FOUND_TABLE + " ON COMMIT DROP AS ")
         if found:
             # statistics for the write's plan: a few rows after a drift, hundreds of thousands after a weights change
             conn.execute("ANALYZE " + FOUND_TABLE)
         return found
 
+    def collect(self, conn: psycopg.Connection[Any], create: LiteralString, suffix: LiteralString = "") -> int:
+        """Run ``create`` + the find (+ ``suffix``) with ``checked_sums``, or as written if a bigint sum overflows;
+        returns the rows found."""
+        assert self.find is not None
+        try:
+            with conn.transaction():  # a savepoint: an overflow of the bigint sums leaves the step's transaction usable
+                cur = conn.execute(create + checked_sums(self.find) + suffix)
+        except psycopg.errors.NumericValueOutOfRange:
+            cur = conn.execute(create + self.find + suffix)
+        return max(cur.rowcount, 0)
+
     def changed_since_find(self, conn: psycopg.Connection[Any]) -> bool:
         """Whether a row ``find`` put in ``repair_found`` was written (or was missing) since: ``recheck``."""
         if self.recheck is None:
             return False
-        row = conn.execute(self.recheck).fetchone()
+        row = conn.execute(self.recheck.any_changed).fetchone()
         return bool(row and row[0])
 
 
@@ -165,6 +193,16 @@ def _set_step_locals(
     conn.execute("SET LOCAL jit = off")
 
 
+# Above this many rows found, a step with a ``recheck`` writes them in transactions of this many, each holding ingest
+# off for itself only (REPAIR_WRITE_BATCH_ROWS): after a weights change at a million videos the hashtags step rewrites
+# 1.6M pair rows, ~60 s as one statement, ~0.8 s per 20,000.
+DEFAULT_REPAIR_WRITE_BATCH_ROWS = 20_000
+# The session table a batched step's find fills, read batch by batch; and how many finds a step makes in batches
+# before it writes what is left as one (a find again after a pass whose batches skipped rows a chunk wrote).
+PENDING_TABLE = "repair_pending"
+_BATCHED_FINDS = 3
+
+
 def run_step(
     conn: psycopg.Connection[Any],
     step: RepairStep,
@@ -173,25 +211,93 @@ def run_step(
     work_mem_mb: int = DEFAULT_REPAIR_WORK_MEM_MB,
     statement_timeout_ms: int = DEFAULT_REPAIR_STATEMENT_TIMEOUT_MS,
     parallel: bool = True,
+    write_batch_rows: int = DEFAULT_REPAIR_WRITE_BATCH_ROWS,
     then: Callable[[int], None] | None = None,
 ) -> int:
-    """Run one step in a transaction of its own on an autocommit connection; returns the rows written.
+    """Run one step on an autocommit connection; returns the rows written.
 
     A step with a ``find`` takes ingest's locks only when it found drift (:meth:`RepairStep.run`), and finds once
-    unless ingest wrote a found row meanwhile. ``then`` (a checkpoint) is called with the rows written, inside the
-    transaction that ends the step.
+    unless ingest wrote a found row meanwhile. A step with a ``recheck`` that finds more than ``write_batch_rows``
+    rows writes them in transactions of that many, each taking ingest's locks for its own write only: a batch first
+    drops the rows a chunk wrote since the find (``Recheck.discard_changed``: a row not written since still holds
+    its recomputation, as in :meth:`RepairStep.run`), and those are found again, without locks, after the last
+    batch. What is left — a few rows — is written in one transaction, as by :meth:`RepairStep.run`. ``then`` (a
+    checkpoint) is called with the rows written, inside the transaction that ends the step.
     """
-    with conn.transaction():
-        written = step.run(
-            conn,
-            lock_timeout_ms=lock_timeout_ms,
-            work_mem_mb=work_mem_mb,
-            statement_timeout_ms=statement_timeout_ms,
-            parallel=parallel,
-        )
-        if then is not None:
-            then(written)
-        return written
+
+    def step_locals() -> None:
+        _set_step_locals(conn, work_mem_mb, statement_timeout_ms, parallel)
+
+    if step.find is None or step.recheck is None:
+        with conn.transaction():
+            written = step.run(
+                conn,
+                lock_timeout_ms=lock_timeout_ms,
+                work_mem_mb=work_mem_mb,
+                statement_timeout_ms=statement_timeout_ms,
+                parallel=parallel,
+            )
+            if then is not None:
+                then(written)
+            return written
+    batch = max(int(write_batch_rows), 1)
+    written = 0
+    pending: int | None = None  # rows in repair_pending still to write; None: find again (under the locks if need be)
+    try:
+        for _ in range(_BATCHED_FINDS):
+            with conn.transaction():
+                step_locals()
+                conn.execute("DROP TABLE IF EXISTS " + PENDING_TABLE)
+                pending = step.collect(conn, _PENDING, ") f")
+            if pending <= batch:
+                break
+            conn.execute("CREATE INDEX ON " + PENDING_TABLE + " (repair_row)")
+            skipped = 0
+            for first in range(0, pending, batch):
+                with conn.transaction():
+                    step_locals()
+                    lock_out_ingest(conn, lock_timeout_ms)
+                    conn.execute(_FOUND_BATCH, {"first": first, "last": first + batch})
+                    skipped += max(conn.execute(step.recheck.discard_changed).rowcount, 0)
+                    conn.execute("ANALYZE " + FOUND_TABLE)
+                    written += step.write(conn)
+            pending = 0 if skipped == 0 else None
+            if skipped == 0:
+                break
+        with conn.transaction():
+            if pending is None:  # still more than a batch after the last find: as one, finding again
+                written += step.run(
+                    conn,
+                    lock_timeout_ms=lock_timeout_ms,
+                    work_mem_mb=work_mem_mb,
+                    statement_timeout_ms=statement_timeout_ms,
+                    parallel=parallel,
+                )
+            elif pending:  # a few: RepairStep.run on the rows already found
+                step_locals()
+                lock_out_ingest(conn, lock_timeout_ms)
+                conn.execute("CREATE TEMPORARY TABLE " + FOUND_TABLE + " ON COMMIT DROP AS TABLE " + PENDING_TABLE)
+                conn.execute("ANALYZE " + FOUND_TABLE)
+                if step.changed_since_find(conn):
+                    conn.execute("DROP TABLE " + FOUND_TABLE)
+                    step._collect(conn)
+                written += step.write(conn)
+            if then is not None:
+                then(written)
+            return written
+    finally:
+        if not conn.closed and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            conn.execute("DROP TABLE IF EXISTS " + PENDING_TABLE)
+
+
+# A batched step's find, its rows numbered (the write statements ignore the extra column), and one batch of it.
+_PENDING: LiteralString = (
+    "CREATE TEMPORARY TABLE repair_pending AS SELECT f.*, row_number() OVER () AS repair_row FROM ("
+)
+_FOUND_BATCH: LiteralString = (
+    "CREATE TEMPORARY TABLE repair_found ON COMMIT DROP AS SELECT * FROM repair_pending"
+    " WHERE repair_row > %(first)s AND repair_row <= %(last)s"
+)
 
 
 def lock_out_ingest(conn: psycopg.Connection[Any], lock_timeout_ms: int) -> None:

@@ -302,6 +302,7 @@ class _Run:
                     lock_timeout_ms=self.settings.backfill_lock_timeout_ms,
                     work_mem_mb=self.settings.repair_work_mem_mb,
                     statement_timeout_ms=self.settings.repair_statement_timeout_ms,
+                    write_batch_rows=self.settings.repair_write_batch_rows,
                     then=checkpoint,
                 )
 

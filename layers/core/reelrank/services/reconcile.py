@@ -104,6 +104,7 @@ def repair_aggregates(
     lock_timeout_ms: int,
     work_mem_mb: int = aggregate_repair.DEFAULT_REPAIR_WORK_MEM_MB,
     statement_timeout_ms: int = aggregate_repair.DEFAULT_REPAIR_STATEMENT_TIMEOUT_MS,
+    write_batch_rows: int = aggregate_repair.DEFAULT_REPAIR_WRITE_BATCH_ROWS,
     open_connection: Callable[[], psycopg.Connection[Any]] | None = None,
 ) -> AggregatesRepaired:
     """Run every set-based repair step (``aggregate_repair.run_step``: ingest is held off only by a step that has
@@ -128,6 +129,7 @@ def repair_aggregates(
                     work_mem_mb=work_mem_mb,
                     statement_timeout_ms=statement_timeout_ms,
                     parallel=parallel,
+                    write_batch_rows=write_batch_rows,
                 )
 
             started = time.perf_counter()
@@ -209,6 +211,7 @@ def reconcile(
         lock_timeout_ms=lock_timeout,
         work_mem_mb=settings.repair_work_mem_mb,
         statement_timeout_ms=settings.repair_statement_timeout_ms,
+        write_batch_rows=settings.repair_write_batch_rows,
         open_connection=open_connection,
     )
     views, failed_views = refresh_derived_views(conn)
