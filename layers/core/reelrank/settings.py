@@ -64,7 +64,7 @@ class BackfillSettings(DatabaseSettings):
     repair_statement_timeout_ms: int = Field(default=600_000, ge=0, le=900_000, alias="REPAIR_STATEMENT_TIMEOUT_MS")
     # a refresh step that finds more rows than this writes them in transactions of this many, each holding ingest off
     # for itself only (after a weights change the hashtag step finds 1.6M at a million videos)
-    repair_write_batch_rows: int = Field(default=20_000, ge=1, alias="REPAIR_WRITE_BATCH_ROWS")
+    repair_write_batch_rows: int = Field(default=10_000, ge=1, alias="REPAIR_WRITE_BATCH_ROWS")
 
 
 class ReconcileSettings(DatabaseSettings):
@@ -79,7 +79,7 @@ class ReconcileSettings(DatabaseSettings):
     # statement_timeout of each repair step's transaction, instead of the session's DB_STATEMENT_TIMEOUT_MS
     repair_statement_timeout_ms: int = Field(default=600_000, ge=0, le=900_000, alias="REPAIR_STATEMENT_TIMEOUT_MS")
     # a repair step that finds more rows than this writes them in transactions of this many (each holds ingest off)
-    repair_write_batch_rows: int = Field(default=20_000, ge=1, alias="REPAIR_WRITE_BATCH_ROWS")
+    repair_write_batch_rows: int = Field(default=10_000, ge=1, alias="REPAIR_WRITE_BATCH_ROWS")
 
 
 @lru_cache(maxsize=1)
