@@ -43,6 +43,10 @@ _FORMULA = sql.SQL(
 )
 
 
+# A video to rescore: on another version, or its stored score differs from the recomputation with the given weights.
+_MISSCORED = sql.SQL("(impact_version <> %(version)s OR impact_score <> {})").format(_FORMULA)
+
+
 def _weight_params(version: int, weights: ImpactWeightValues) -> dict[str, Any]:
     return {
         "version": version,
@@ -104,11 +108,7 @@ def rescore_range(
     recomputation (a wrong score on the right version is repaired too). The fact tables' copies of each written
     score are updated in the same statement.
     """
-    changed = (
-        sql.SQL("impact_version <> %(version)s")
-        if stale_only
-        else sql.SQL("(impact_version <> %(version)s OR impact_score <> {})").format(_FORMULA)
-    )
+    changed = sql.SQL("impact_version <> %(version)s") if stale_only else _MISSCORED
     lower = sql.SQL("video_id > %(lo)s AND ") if lo is not None else sql.SQL("")
     where = sql.SQL("{lower}video_id <= %(hi)s AND {changed}").format(lower=lower, changed=changed)
     return _rescore(conn, where, {**_weight_params(version, weights), "lo": lo, "hi": hi})
@@ -123,9 +123,8 @@ def find_misscored(
     them)."""
     row = conn.execute(
         sql.SQL(
-            "SELECT count(*), CASE WHEN count(*) <= %(limit)s THEN array_agg(video_id) END"
-            " FROM videos_hot WHERE impact_version <> %(version)s OR impact_score <> {}"
-        ).format(_FORMULA),
+            "SELECT count(*), CASE WHEN count(*) <= %(limit)s THEN array_agg(video_id) END FROM videos_hot WHERE {}"
+        ).format(_MISSCORED),
         {**_weight_params(version, weights), "limit": limit},
     ).fetchone()
     if row is None or row[1] is None:
@@ -136,9 +135,7 @@ def find_misscored(
 def rescore_keys(conn: psycopg.Connection[Any], keys: list[str], version: int, weights: ImpactWeightValues) -> int:
     """Score the videos with these keys that are on another version or whose score differs (checked again here: a
     chunk may have rescored one since it was found); returns how many video rows were written."""
-    where = sql.SQL("video_id = ANY (%(keys)s) AND (impact_version <> %(version)s OR impact_score <> {})").format(
-        _FORMULA
-    )
+    where = sql.SQL("video_id = ANY (%(keys)s) AND {}").format(_MISSCORED)
     return _rescore(conn, where, {**_weight_params(version, weights), "keys": keys})
 
 
