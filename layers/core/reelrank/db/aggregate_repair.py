@@ -124,12 +124,17 @@ class RepairStep:
         if self.find is not None:
             if self._collect(conn) == 0:
                 return 0
-            lock_out_ingest(conn, lock_timeout_ms)
-            if self.changed_since_find(conn):
-                conn.execute("DROP TABLE " + FOUND_TABLE)
-                self._collect(conn)
-        else:
-            lock_out_ingest(conn, lock_timeout_ms)
+            return self.write_found(conn, lock_timeout_ms)
+        lock_out_ingest(conn, lock_timeout_ms)
+        return self.write(conn)
+
+    def write_found(self, conn: psycopg.Connection[Any], lock_timeout_ms: int) -> int:
+        """Hold ingest off, find again (under the locks) only if ``recheck`` says a row in ``repair_found`` changed
+        since the find, and write; returns the rows written."""
+        lock_out_ingest(conn, lock_timeout_ms)
+        if self.changed_since_find(conn):
+            conn.execute("DROP TABLE " + FOUND_TABLE)
+            self._collect(conn)
         return self.write(conn)
 
     def write(self, conn: psycopg.Connection[Any]) -> int:
@@ -262,9 +267,10 @@ def run_step(
                     skipped += max(conn.execute(step.recheck.discard_changed).rowcount, 0)
                     conn.execute("ANALYZE " + FOUND_TABLE)
                     written += step.write(conn)
-            pending = 0 if skipped == 0 else None
             if skipped == 0:
+                pending = 0
                 break
+            pending = None
         with conn.transaction():
             if pending is None:  # still more than a batch after the last find: as one, finding again
                 written += step.run(
@@ -274,15 +280,11 @@ def run_step(
                     statement_timeout_ms=statement_timeout_ms,
                     parallel=parallel,
                 )
-            elif pending:  # a few: RepairStep.run on the rows already found
+            elif pending:  # a few: written as RepairStep.run writes, from the rows already found
                 step_locals()
-                lock_out_ingest(conn, lock_timeout_ms)
                 conn.execute("CREATE TEMPORARY TABLE " + FOUND_TABLE + " ON COMMIT DROP AS TABLE " + PENDING_TABLE)
                 conn.execute("ANALYZE " + FOUND_TABLE)
-                if step.changed_since_find(conn):
-                    conn.execute("DROP TABLE " + FOUND_TABLE)
-                    step._collect(conn)
-                written += step.write(conn)
+                written += step.write_found(conn, lock_timeout_ms)
             if then is not None:
                 then(written)
             return written
