@@ -458,7 +458,7 @@ WHERE s.sound_id = e.sound_id
 # orphaned rows (video_count NULL: orphan) found by one FULL JOIN of the recomputation with the table, then deleted or
 # upserted. One shape for the three, built by _pair_step from each table's recomputation.
 def _pair_step(
-    table: str, family: str, keys: tuple[str, str], values: Sequence[str], expected: LiteralString
+    table: str, family: str, keys: tuple[str, str], values: Sequence[str], expected: LiteralString | sql.Composable
 ) -> RepairStep:
     """The repair step, named as the table, of a pair table keyed by ``keys`` holding ``values`` (``video_count``
     among them; NULL in a found row marks an orphan), compared with ``expected``: a grouping that yields the keys and
@@ -476,7 +476,7 @@ def _pair_step(
         keys=sql.SQL(", ").join(key),
         e=columns("e", value),
         a=columns("a", value),
-        expected=sql.SQL(expected),
+        expected=sql.SQL(expected) if isinstance(expected, str) else expected,
         table=sql.Identifier(table),
     )
     write = sql.SQL(
@@ -503,6 +503,23 @@ def _pair_step(
     )
     on = sql.SQL(" AND ").join(sql.SQL("a.{0} = f.{0}").format(k) for k in key)
     return RepairStep(table, family, write.as_string(), find.as_string(), _recheck((table, on, "true")))
+
+
+def _creator_pair_step(table: str, family: str, parent: str, source: str) -> RepairStep:
+    """The step of a (``parent``, creator) pair table holding each pair's videos, views, likes and Impact, compared
+    with a grouping of ``source`` (a fact table with one row per (parent, video) and the video's copied counts)."""
+    expected = sql.SQL(
+        "SELECT {parent}, creator_id, count(*)::bigint AS video_count, sum(views_count)::numeric AS total_views,"
+        " sum(likes_count)::numeric AS total_likes, sum(impact_score)::numeric AS total_impact_score"
+        " FROM {source} WHERE creator_id IS NOT NULL GROUP BY {parent}, creator_id"
+    ).format(parent=sql.Identifier(parent), source=sql.Identifier(source))
+    return _pair_step(
+        table,
+        family,
+        (parent, "creator_id"),
+        ("video_count", "total_views", "total_likes", "total_impact_score"),
+        expected,
+    )
 
 
 # Every hashtag-derived table from two groupings of the facts:
@@ -672,26 +689,10 @@ REPAIR_STEPS: Sequence[RepairStep] = (
     _fact_copy_step("sound_and_community_fact_copies", ["video_sound_facts", "community_video_memberships"]),
     RepairStep("creators", "creators", CREATORS, CREATORS_FIND, CREATORS_RECHECK),
     RepairStep("sounds", "sounds", SOUNDS),
-    _pair_step(
-        "sound_creator_counts",
-        "sounds",
-        ("sound_id", "creator_id"),
-        ("video_count", "total_views", "total_likes", "total_impact_score"),
-        """
-        SELECT sound_id, creator_id, count(*)::bigint AS video_count, sum(views_count)::numeric AS total_views,
-               sum(likes_count)::numeric AS total_likes, sum(impact_score)::numeric AS total_impact_score
-        FROM video_sound_facts WHERE creator_id IS NOT NULL GROUP BY sound_id, creator_id""",
-    ),
+    _creator_pair_step("sound_creator_counts", "sounds", "sound_id", "video_sound_facts"),
     RepairStep("hashtags", "hashtags", HASHTAG_TOTALS, HASHTAG_TOTALS_FIND, HASHTAG_TOTALS_RECHECK),
-    _pair_step(
-        "community_creator_memberships",
-        "community_creators",
-        ("community_id", "creator_id"),
-        ("video_count", "total_views", "total_likes", "total_impact_score"),
-        """
-        SELECT community_id, creator_id, count(*)::bigint AS video_count, sum(views_count)::numeric AS total_views,
-               sum(likes_count)::numeric AS total_likes, sum(impact_score)::numeric AS total_impact_score
-        FROM community_video_memberships WHERE creator_id IS NOT NULL GROUP BY community_id, creator_id""",
+    _creator_pair_step(
+        "community_creator_memberships", "community_creators", "community_id", "community_video_memberships"
     ),
     _pair_step(
         "community_hashtag_memberships",
