@@ -328,10 +328,8 @@ def _fact_copy_step(name: str, tables: Sequence[str]) -> RepairStep:
     the tables' primary keys, which all lead with video_id. The write compares each row with its video again, under
     ingest's locks: no recheck."""
 
-    def copied(alias: str, table: str) -> sql.Composed:
-        return sql.SQL(", ").join(
-            sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(c)) for c in _FACT_COPY_TABLES[table]
-        )
+    def copied(alias: str, columns: Sequence[str]) -> sql.Composed:
+        return sql.SQL(", ").join(sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(c)) for c in columns)
 
     branches = sql.SQL("\n    UNION ALL\n    ").join(
         sql.SQL("SELECT video_id, {} FROM {}").format(
@@ -346,7 +344,7 @@ def _fact_copy_step(name: str, tables: Sequence[str]) -> RepairStep:
     find = sql.SQL(
         "SELECT DISTINCT f.video_id\nFROM (\n    {}\n) f\nJOIN videos_hot v ON v.video_id = f.video_id\n"
         "WHERE (coalesce(f.platform, v.platform), {f_rest}) IS DISTINCT FROM ({v_all})"
-    ).format(branches, f_rest=copied("f", "video_sound_facts"), v_all=copied("v", "video_hashtag_facts"))
+    ).format(branches, f_rest=copied("f", _COPIED[1:]), v_all=copied("v", _COPIED))
     updates = sql.SQL(", ").join(
         sql.SQL(
             "{cte} AS (\n    UPDATE {table} f SET {sets}\n    FROM videos_hot v\n"
@@ -356,8 +354,8 @@ def _fact_copy_step(name: str, tables: Sequence[str]) -> RepairStep:
             cte=sql.Identifier(f"copies_{i}"),
             table=sql.Identifier(t),
             sets=sql.SQL(", ").join(sql.SQL("{0} = v.{0}").format(sql.Identifier(c)) for c in _FACT_COPY_TABLES[t]),
-            f=copied("f", t),
-            v=copied("v", t),
+            f=copied("f", _FACT_COPY_TABLES[t]),
+            v=copied("v", _FACT_COPY_TABLES[t]),
         )
         for i, t in enumerate(tables)
     )
