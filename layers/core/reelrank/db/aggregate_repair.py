@@ -104,6 +104,8 @@ class RepairStep:
     statement: LiteralString
     find: LiteralString | None = None
     recheck: Recheck | None = None
+    # the find for when a bigint sum overflows, where ``find`` is written with sum_checked itself; else ``find``
+    plain_find: LiteralString | None = None
 
     def run(
         self,
@@ -153,14 +155,14 @@ class RepairStep:
         return found
 
     def collect(self, conn: psycopg.Connection[Any], create: LiteralString, suffix: LiteralString = "") -> int:
-        """Run ``create`` + the find (+ ``suffix``) with ``checked_sums``, or as written if a bigint sum overflows;
-        returns the rows found."""
+        """Run ``create`` + the find (+ ``suffix``) with ``checked_sums``, or ``plain_find`` (else the find as written)
+        if a bigint sum overflows; returns the rows found."""
         assert self.find is not None
         try:
             with conn.transaction():  # a savepoint: an overflow of the bigint sums leaves the step's transaction usable
                 cur = conn.execute(create + checked_sums(self.find) + suffix)
         except psycopg.errors.NumericValueOutOfRange:
-            cur = conn.execute(create + self.find + suffix)
+            cur = conn.execute(create + (self.plain_find or self.find) + suffix)
         return max(cur.rowcount, 0)
 
     def changed_since_find(self, conn: psycopg.Connection[Any]) -> bool:
@@ -520,20 +522,23 @@ def _creator_pair_step(table: str, family: str, parent: str, source: str) -> Rep
     )
 
 
-# Every hashtag-derived table from two groupings of the facts:
-# - by (hashtag, creator): the pairs, compared with hashtag_creator_counts, and which platforms each pair spans;
-# - by (hashtag, platform): the per-platform counts and sums, exact whatever creators span (a small grouping that
-#   PostgreSQL runs with parallel workers; GROUPING SETS of both in one pass took longer, README benchmarks);
+# Every hashtag-derived table from one grouping of the facts, by (hashtag, creator):
+# - the pairs, compared with hashtag_creator_counts, and which platforms each pair spans;
+# - the per-platform counts and sums: a pair on one platform adds its sums to that platform; the facts of a pair on
+#   both (rare) are grouped again by (hashtag, platform). Exact whatever creators span, without a second grouping of
+#   all the facts (1.2 s of 7.0 at a million videos, README benchmarks);
 # - a platform's creators_count is the number of pairs with a video on it, and a hashtag's the number of pairs: no
 #   count(DISTINCT …) over millions of facts (PERF_NOTES "Aggregates");
 # - the hashtag totals are the sum of its (at most two) platform rows.
-# With enough work_mem the groupings stay in memory (README benchmarks). Platform rows are kept at zero when a platform
+# The pairs keep their sums as they come ({sum}: bigint with sum_checked, Impact in whole cents) and are converted to
+# numeric only where compared: converting 1.5M pairs' sums first cost more than the grouping's arithmetic.
+# With enough work_mem the grouping stays in memory (README benchmarks). Platform rows are kept at zero when a platform
 # has no videos left, as the ingest path does; pair rows exist only while their count is positive.
-HASHTAG_TOTALS_FIND: LiteralString = """
+_HASHTAG_TOTALS_FIND = """
 WITH g AS MATERIALIZED (
-    SELECT hashtag, creator_id, count(*)::bigint AS n, sum(views_count)::numeric AS views,
-           sum(likes_count)::numeric AS likes, sum(impact_score)::numeric AS impact,
-           bool_or(platform = 'tiktok') AS on_tiktok, bool_or(platform = 'youtube') AS on_youtube
+    SELECT hashtag, creator_id, count(*)::bigint AS n, {sum}(views_count) AS views, {sum}(likes_count) AS likes,
+           {sum}({cents}) AS cents, bool_or(platform = 'tiktok') AS on_tiktok,
+           bool_or(platform = 'youtube') AS on_youtube
     FROM video_hashtag_facts
     GROUP BY hashtag, creator_id
 ), k AS MATERIALIZED (
@@ -543,15 +548,27 @@ WITH g AS MATERIALIZED (
     FROM g GROUP BY hashtag
 ), p AS MATERIALIZED (
     SELECT s.hashtag, s.platform, s.n, CASE s.platform WHEN 'tiktok' THEN k.on_tiktok ELSE k.on_youtube END AS creators,
-           s.views, s.likes, s.impact
-    FROM (SELECT hashtag, platform, count(*)::bigint AS n, sum(views_count)::numeric AS views,
-                 sum(likes_count)::numeric AS likes, sum(impact_score)::numeric AS impact
-          FROM video_hashtag_facts GROUP BY hashtag, platform) s
+           s.views::numeric AS views, s.likes::numeric AS likes, s.cents * 0.01 AS impact
+    FROM (
+        SELECT hashtag, platform, {sum}(n)::bigint AS n, {sum}(views) AS views, {sum}(likes) AS likes, {sum}(cents) AS cents
+        FROM (
+            SELECT hashtag, CASE WHEN on_tiktok THEN 'tiktok' ELSE 'youtube' END AS platform, n, views, likes, cents
+            FROM g WHERE on_tiktok <> on_youtube
+            UNION ALL
+            SELECT hashtag, platform, count(*)::bigint, {sum}(views_count), {sum}(likes_count), {sum}({cents})
+            FROM video_hashtag_facts f
+            WHERE EXISTS (SELECT FROM g m WHERE m.on_tiktok AND m.on_youtube AND m.hashtag = f.hashtag
+                            AND m.creator_id IS NOT DISTINCT FROM f.creator_id)
+            GROUP BY hashtag, platform
+        ) u
+        GROUP BY hashtag, platform
+    ) s
     JOIN k USING (hashtag)
 )
 SELECT 'pair' AS kind, hashtag, creator_id AS key, a.xmin AS stored_xmin, e.n AS videos, NULL::bigint AS creators,
        e.views, e.likes, e.impact
-FROM (SELECT hashtag, creator_id, n, views, likes, impact FROM g WHERE creator_id IS NOT NULL) e
+FROM (SELECT hashtag, creator_id, n, views::numeric AS views, likes::numeric AS likes, cents * 0.01 AS impact
+      FROM g WHERE creator_id IS NOT NULL) e
 FULL JOIN hashtag_creator_counts a USING (hashtag, creator_id)
 WHERE (a.video_count, a.total_views, a.total_likes, a.total_impact_score) IS DISTINCT FROM (e.n, e.views, e.likes, e.impact)
 UNION ALL
@@ -573,6 +590,10 @@ WHERE (a.videos_count, a.creators_count, a.views_total, a.likes_total, a.total_i
       IS DISTINCT FROM (coalesce(t.n, 0), coalesce(k.creators, 0), coalesce(t.views, 0), coalesce(t.likes, 0),
                         coalesce(t.impact, 0))
 """
+HASHTAG_TOTALS_FIND: LiteralString = _HASHTAG_TOTALS_FIND.format(
+    sum="sum_checked", cents="(impact_score * 100)::bigint"
+)
+HASHTAG_TOTALS_PLAIN_FIND: LiteralString = _HASHTAG_TOTALS_FIND.format(sum="sum", cents="impact_score * 100")
 
 HASHTAG_TOTALS: LiteralString = """
 WITH pairs_gone AS (
@@ -688,7 +709,14 @@ REPAIR_STEPS: Sequence[RepairStep] = (
     RepairStep("creators", "creators", CREATORS, CREATORS_FIND, CREATORS_RECHECK),
     RepairStep("sounds", "sounds", SOUNDS),
     _creator_pair_step("sound_creator_counts", "sounds", "sound_id", "video_sound_facts"),
-    RepairStep("hashtags", "hashtags", HASHTAG_TOTALS, HASHTAG_TOTALS_FIND, HASHTAG_TOTALS_RECHECK),
+    RepairStep(
+        "hashtags",
+        "hashtags",
+        HASHTAG_TOTALS,
+        HASHTAG_TOTALS_FIND,
+        HASHTAG_TOTALS_RECHECK,
+        plain_find=HASHTAG_TOTALS_PLAIN_FIND,
+    ),
     _creator_pair_step(
         "community_creator_memberships", "community_creators", "community_id", "community_video_memberships"
     ),
