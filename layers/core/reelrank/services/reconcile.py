@@ -110,8 +110,9 @@ def repair_aggregates(
     """Run every set-based repair step (``aggregate_repair.run_step``: ingest is held off only by a step that has
     drift, or no lock-free ``find``); rows written per family.
 
-    With ``open_connection``, the hashtag facts' copies and the hashtags step (``aggregate_repair.HASHTAG_LANE``) run
-    on a connection of their own, in a thread, beside the other steps: the database works on two steps at once.
+    With ``open_connection``, the hashtag facts' copies, the creators and the hashtags step (``aggregate_repair.
+    SIDE_LANE``) run on a connection of their own, in a thread, beside the other steps: the database works on two steps
+    at once.
     """
 
     # two lanes keep both cores busy: the steps then run without parallel workers (aggregate_repair._set_step_locals)
@@ -142,16 +143,16 @@ def repair_aggregates(
 
     if open_connection is None:
         return AggregatesRepaired(**run_lane(conn, aggregate_repair.REPAIR_STEPS))
-    hashtag_steps = [s for s in aggregate_repair.REPAIR_STEPS if s.name in aggregate_repair.HASHTAG_LANE]
-    other_steps = [s for s in aggregate_repair.REPAIR_STEPS if s.name not in aggregate_repair.HASHTAG_LANE]
+    side_steps = [s for s in aggregate_repair.REPAIR_STEPS if s.name in aggregate_repair.SIDE_LANE]
+    main_steps = [s for s in aggregate_repair.REPAIR_STEPS if s.name not in aggregate_repair.SIDE_LANE]
 
-    def hashtag_lane() -> Counter[str]:
+    def side_lane() -> Counter[str]:
         with open_connection() as side:
-            return run_lane(side, hashtag_steps)
+            return run_lane(side, side_steps)
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-hashtags") as pool:
-        side = pool.submit(hashtag_lane)
-        counts = run_lane(conn, other_steps)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-side-lane") as pool:
+        side = pool.submit(side_lane)
+        counts = run_lane(conn, main_steps)
         counts.update(side.result())  # update, not +=: families that wrote 0 stay; re-raises the lane's error
     return AggregatesRepaired(**counts)
 
