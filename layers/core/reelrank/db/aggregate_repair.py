@@ -542,19 +542,23 @@ WITH g AS MATERIALIZED (
            bool_or(platform = 'youtube') AS on_youtube
     FROM video_hashtag_facts
     GROUP BY hashtag, creator_id
+), q AS MATERIALIZED (  -- the pairs by hashtag and the platforms they span: one row per hashtag and span at most
+    SELECT hashtag, CASE WHEN on_tiktok AND on_youtube THEN 'both' WHEN on_tiktok THEN 'tiktok' ELSE 'youtube' END AS span,
+           count(creator_id)::bigint AS creators, {sum}(n)::bigint AS n, {sum}(views) AS views, {sum}(likes) AS likes,
+           {sum}(cents) AS cents
+    FROM g GROUP BY 1, 2
 ), k AS MATERIALIZED (
-    SELECT hashtag, count(creator_id)::bigint AS creators,
-           count(creator_id) FILTER (WHERE on_tiktok)::bigint AS on_tiktok,
-           count(creator_id) FILTER (WHERE on_youtube)::bigint AS on_youtube
-    FROM g GROUP BY hashtag
+    SELECT hashtag, sum(creators)::bigint AS creators,
+           coalesce(sum(creators) FILTER (WHERE span <> 'youtube'), 0)::bigint AS on_tiktok,
+           coalesce(sum(creators) FILTER (WHERE span <> 'tiktok'), 0)::bigint AS on_youtube
+    FROM q GROUP BY hashtag
 ), p AS MATERIALIZED (
     SELECT s.hashtag, s.platform, s.n, CASE s.platform WHEN 'tiktok' THEN k.on_tiktok ELSE k.on_youtube END AS creators,
            s.views::numeric AS views, s.likes::numeric AS likes, s.cents * 0.01 AS impact
     FROM (
         SELECT hashtag, platform, {sum}(n)::bigint AS n, {sum}(views) AS views, {sum}(likes) AS likes, {sum}(cents) AS cents
         FROM (
-            SELECT hashtag, CASE WHEN on_tiktok THEN 'tiktok' ELSE 'youtube' END AS platform, n, views, likes, cents
-            FROM g WHERE on_tiktok <> on_youtube
+            SELECT hashtag, span AS platform, n, views, likes, cents FROM q WHERE span <> 'both'
             UNION ALL
             SELECT hashtag, platform, count(*)::bigint, {sum}(views_count), {sum}(likes_count), {sum}({cents})
             FROM video_hashtag_facts f
