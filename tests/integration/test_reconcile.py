@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, LiteralString
 
 import psycopg
 import pytest
@@ -275,19 +275,15 @@ def test_a_step_without_drift_takes_no_ingest_lock_and_a_drifted_one_still_does(
     # Given a consistent catalogue, and an ingest chunk in flight elsewhere holding one of ingest's bucket locks
     build_catalogue(db)
     assert drift(db) == []
-    finding = [s for s in aggregate_repair.REPAIR_STEPS if s.find is not None]
-    assert len(finding) >= 7
     with psycopg.connect(db_url) as ingest:
         ingest.execute("SELECT pg_advisory_xact_lock(%s, 5)", (VIDEO_LOCK_CLASS,))
-        # When every step that has a lock-free find runs with a short lock timeout
-        # Then each completes without waiting for the chunk, writing nothing
-        written = {s.name: aggregate_repair.run_step(db, s, lock_timeout_ms=200) for s in finding}
-        assert written == {s.name: 0 for s in finding}
-        # while a step without a find still holds ingest off, and so times out behind the chunk
-        sounds = next(s for s in aggregate_repair.REPAIR_STEPS if s.name == "sounds")
-        with pytest.raises(psycopg.errors.LockNotAvailable):
-            aggregate_repair.run_step(db, sounds, lock_timeout_ms=200)
-        # and so does a step that finds drift
+        # When every step runs with a short lock timeout
+        # Then each completes without waiting for the chunk, writing nothing (each finds, lock-free, that it has
+        # nothing to write)
+        steps = aggregate_repair.REPAIR_STEPS
+        written = {s.name: aggregate_repair.run_step(db, s, lock_timeout_ms=200) for s in steps}
+        assert written == {s.name: 0 for s in steps}
+        # while a step that finds drift holds ingest off, and so times out behind the chunk
         db.execute("UPDATE creators_hot SET videos_count = videos_count + 1 WHERE creator_id = 'ana'")
         creators = next(s for s in aggregate_repair.REPAIR_STEPS if s.name == "creators")
         with pytest.raises(psycopg.errors.LockNotAvailable):
@@ -298,23 +294,50 @@ def test_a_step_without_drift_takes_no_ingest_lock_and_a_drifted_one_still_does(
     assert drift(db) == []
 
 
+# (step, a stored row and one of its videos, the drift of that row): steps whose find is trusted through xmin
+FOUND_AGAIN_CASES = [
+    (
+        "creators",
+        "SELECT creator_id, video_id FROM videos_hot WHERE creator_id IS NOT NULL ORDER BY video_id LIMIT 1",
+        "UPDATE creators_hot SET total_play_count = total_play_count + 1 WHERE creator_id = %s",
+    ),
+    (
+        "sounds",
+        "SELECT sound_id, video_id FROM video_sound_facts ORDER BY video_id LIMIT 1",
+        "UPDATE sounds_hot SET views_total = views_total + 1 WHERE sound_id = %s",
+    ),
+    (
+        "communities",
+        "SELECT community_id, video_id FROM community_video_memberships ORDER BY video_id LIMIT 1",
+        "UPDATE communities SET total_views = total_views + 1 WHERE id = %s",
+    ),
+    (
+        "community_platform_totals",
+        "SELECT community_id, video_id FROM community_video_memberships WHERE platform = 'tiktok'"
+        " ORDER BY video_id LIMIT 1",
+        "UPDATE community_platform_totals SET total_views = total_views + 1 WHERE community_id = %s"
+        " AND platform = 'tiktok'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("step_name", "pick", "drift_row"), FOUND_AGAIN_CASES, ids=[c[0] for c in FOUND_AGAIN_CASES])
 def test_a_found_row_a_chunk_writes_before_the_locks_are_taken_is_found_again_under_them(
-    db_url: str, db: psycopg.Connection[Any]
+    db_url: str, db: psycopg.Connection[Any], step_name: str, pick: LiteralString, drift_row: LiteralString
 ) -> None:
-    # Given a drifted creator, and an ingest chunk in flight holding one of ingest's bucket locks
+    # Given a drifted row (a creator, sound, community or its platform row), and an ingest chunk in flight holding one
+    # of ingest's bucket locks
     build_catalogue(db)
-    creator, video_id = db.execute(
-        "SELECT creator_id, video_id FROM videos_hot WHERE creator_id IS NOT NULL ORDER BY video_id LIMIT 1"
-    ).fetchone()  # type: ignore[misc]
-    db.execute("UPDATE creators_hot SET total_play_count = total_play_count + 1 WHERE creator_id = %s", (creator,))
-    creators = next(s for s in aggregate_repair.REPAIR_STEPS if s.name == "creators")
+    key, video_id = db.execute(pick).fetchone()  # type: ignore[misc]
+    assert db.execute(drift_row, (key,)).rowcount == 1
+    repair = next(s for s in aggregate_repair.REPAIR_STEPS if s.name == step_name)
     written: list[int] = []
     errors: list[BaseException] = []
 
     def step() -> None:
         try:
             with psycopg.connect(db_url, autocommit=True) as conn:
-                written.append(aggregate_repair.run_step(conn, creators, lock_timeout_ms=30_000))
+                written.append(aggregate_repair.run_step(conn, repair, lock_timeout_ms=30_000))
         except BaseException as exc:
             errors.append(exc)
 
@@ -333,7 +356,7 @@ def test_a_found_row_a_chunk_writes_before_the_locks_are_taken_is_found_again_un
             threading.Event().wait(0.05)
         else:
             pytest.fail("the step never waited for ingest's lock")
-        # and the chunk then grows one of the creator's videos (its recomputation moves by the same delta)
+        # and the chunk then grows one of the row's videos (its recomputation moves by the same delta)
         records = [r for r in catalogue_records(120) if str(r["id"]) == video_id]
         assert len(records) == 1
         records[0]["view_count"] += 1_000_000
@@ -341,8 +364,8 @@ def test_a_found_row_a_chunk_writes_before_the_locks_are_taken_is_found_again_un
         write_chunk(ingest, validated, ingestion_id=None, observed_at=datetime(2026, 10, 2, tzinfo=UTC))
         ingest.commit()
     thread.join(timeout=60)
-    # Then the step saw the creator's row change, found again under the locks, and left it exact: the values its
-    # lock-free find computed would have lost the chunk's million views
+    # Then the step saw the row change, found again under the locks, and left it exact: the values its lock-free find
+    # computed would have lost the chunk's million views
     assert errors == []
     assert written == [1]
     assert drift(db) == []

@@ -86,7 +86,7 @@ def _recheck(*tables: tuple[str, sql.Composable, LiteralString]) -> Recheck:
 class RepairStep:
     """One repair step: ``family`` is the report's key its rows count under.
 
-    ``find`` (when set) is a read-only query of every row that differs from the recomputation; it runs first, into
+    ``find`` is a read-only query of every row that differs from the recomputation; it runs first, into
     the temporary table ``repair_found``, and ``statement`` writes from that table. Split so, the comparison — almost
     all of a step's time — is a plain SELECT that PostgreSQL may run with parallel workers (a statement that writes,
     data-modifying CTEs included, never gets a parallel plan), and the write touches only the rows found.
@@ -102,7 +102,7 @@ class RepairStep:
     name: str
     family: str
     statement: LiteralString
-    find: LiteralString | None = None
+    find: LiteralString
     recheck: Recheck | None = None
     # the find for when a bigint sum overflows, where ``find`` is written with sum_checked itself; else ``find``
     plain_find: LiteralString | None = None
@@ -118,17 +118,13 @@ class RepairStep:
     ) -> int:
         """Run inside the caller's transaction; returns the rows written.
 
-        Without a ``find``: hold ingest off, then write. With one: find without any lock; nothing found, done (a
-        clean table never holds ingest off); else hold ingest off, find again only if ``recheck`` says a found row
-        changed meanwhile, and write.
+        Find without any lock; nothing found, done (a clean table never holds ingest off); else hold ingest off, find
+        again only if ``recheck`` says a found row changed meanwhile, and write.
         """
         _set_step_locals(conn, work_mem_mb, statement_timeout_ms, parallel)
-        if self.find is not None:
-            if self._collect(conn) == 0:
-                return 0
-            return self.write_found(conn, lock_timeout_ms)
-        lock_out_ingest(conn, lock_timeout_ms)
-        return self.write(conn)
+        if self._collect(conn) == 0:
+            return 0
+        return self.write_found(conn, lock_timeout_ms)
 
     def write_found(self, conn: psycopg.Connection[Any], lock_timeout_ms: int) -> int:
         """Hold ingest off, find again (under the locks) only if ``recheck`` says a row in ``repair_found`` changed
@@ -140,7 +136,7 @@ class RepairStep:
         return self.write(conn)
 
     def write(self, conn: psycopg.Connection[Any]) -> int:
-        """Run ``statement`` (on ``repair_found`` when the step has a find); returns the rows written."""
+        """Run ``statement`` on ``repair_found``; returns the rows written."""
         cur = conn.execute(self.statement)
         if cur.description is None:  # a plain UPDATE: its row count
             return max(cur.rowcount, 0)
@@ -157,7 +153,6 @@ class RepairStep:
     def collect(self, conn: psycopg.Connection[Any], create: LiteralString, suffix: LiteralString = "") -> int:
         """Run ``create`` + the find (+ ``suffix``) with ``checked_sums``, or ``plain_find`` (else the find as written)
         if a bigint sum overflows; returns the rows found."""
-        assert self.find is not None
         try:
             with conn.transaction():  # a savepoint: an overflow of the bigint sums leaves the step's transaction usable
                 cur = conn.execute(create + checked_sums(self.find) + suffix)
@@ -224,7 +219,7 @@ def run_step(
 ) -> int:
     """Run one step on an autocommit connection; returns the rows written.
 
-    A step with a ``find`` takes ingest's locks only when it found drift (:meth:`RepairStep.run`), and finds once
+    A step takes ingest's locks only when its ``find`` found drift (:meth:`RepairStep.run`), and finds once
     unless ingest wrote a found row meanwhile. A step with a ``recheck`` that finds more than ``write_batch_rows``
     rows writes them in transactions of that many, each taking ingest's locks for its own write only: a batch first
     drops the rows a chunk wrote since the find (``Recheck.discard_changed``: a row not written since still holds
@@ -236,7 +231,7 @@ def run_step(
     def step_locals() -> None:
         _set_step_locals(conn, work_mem_mb, statement_timeout_ms, parallel)
 
-    if step.find is None or step.recheck is None:
+    if step.recheck is None:
         with conn.transaction():
             written = step.run(
                 conn,
@@ -433,23 +428,25 @@ FROM repair_found e
 WHERE c.creator_id = e.creator_id
 """
 
+SOUNDS_FIND: LiteralString = """
+SELECT a.sound_id, a.xmin AS stored_xmin, coalesce(g.n, 0) AS videos_count, coalesce(g.views, 0) AS views_total,
+       coalesce(g.likes, 0) AS likes_total, coalesce(g.impact, 0) AS total_impact_score, g.last_used_at
+FROM sounds_hot a
+LEFT JOIN (
+    SELECT sound_id, count(*)::bigint AS n, sum(views_count)::numeric AS views, sum(likes_count)::numeric AS likes,
+           sum(impact_score)::numeric AS impact, max(created_at) AS last_used_at
+    FROM video_sound_facts GROUP BY sound_id
+) g USING (sound_id)
+WHERE (a.videos_count, a.views_total, a.likes_total, a.total_impact_score, a.last_used_at)
+      IS DISTINCT FROM (coalesce(g.n, 0), coalesce(g.views, 0), coalesce(g.likes, 0), coalesce(g.impact, 0),
+                        g.last_used_at)
+"""
+
 SOUNDS: LiteralString = """
 UPDATE sounds_hot s
 SET videos_count = e.videos_count, views_total = e.views_total, likes_total = e.likes_total,
     total_impact_score = e.total_impact_score, last_used_at = e.last_used_at, updated_at = now()
-FROM (
-    SELECT a.sound_id, coalesce(g.n, 0) AS videos_count, coalesce(g.views, 0) AS views_total,
-           coalesce(g.likes, 0) AS likes_total, coalesce(g.impact, 0) AS total_impact_score, g.last_used_at
-    FROM sounds_hot a
-    LEFT JOIN (
-        SELECT sound_id, count(*)::bigint AS n, sum(views_count)::numeric AS views, sum(likes_count)::numeric AS likes,
-               sum(impact_score)::numeric AS impact, max(created_at) AS last_used_at
-        FROM video_sound_facts GROUP BY sound_id
-    ) g USING (sound_id)
-    WHERE (a.videos_count, a.views_total, a.likes_total, a.total_impact_score, a.last_used_at)
-          IS DISTINCT FROM (coalesce(g.n, 0), coalesce(g.views, 0), coalesce(g.likes, 0), coalesce(g.impact, 0),
-                            g.last_used_at)
-) e
+FROM repair_found e
 WHERE s.sound_id = e.sound_id
 """
 
@@ -637,62 +634,60 @@ SELECT (SELECT count(*) FROM pairs_gone) + (SELECT count(*) FROM pairs_made) + (
 
 
 # total_creators is the number of (community, creator) memberships, already exact (their step runs first).
+COMMUNITIES_FIND: LiteralString = """
+SELECT a.id, a.xmin AS stored_xmin, coalesce(g.n, 0) AS total_videos, coalesce(g.views, 0) AS total_views,
+       coalesce(g.likes, 0) AS total_likes, coalesce(k.creators, 0) AS total_creators,
+       coalesce(g.impact, 0) AS total_impact_score
+FROM communities a
+LEFT JOIN (
+    SELECT community_id, count(*)::bigint AS n, sum(views_count)::numeric AS views,
+           sum(likes_count)::numeric AS likes, sum(impact_score)::numeric AS impact
+    FROM community_video_memberships GROUP BY community_id
+) g ON g.community_id = a.id
+LEFT JOIN (SELECT community_id, count(*)::bigint AS creators FROM community_creator_memberships
+           GROUP BY community_id) k ON k.community_id = a.id
+WHERE (a.total_videos, a.total_views, a.total_likes, a.total_creators, a.total_impact_score)
+      IS DISTINCT FROM (coalesce(g.n, 0), coalesce(g.views, 0), coalesce(g.likes, 0), coalesce(k.creators, 0),
+                        coalesce(g.impact, 0))
+"""
+
 COMMUNITIES: LiteralString = """
 UPDATE communities c
 SET total_videos = e.total_videos, total_views = e.total_views, total_likes = e.total_likes,
     total_creators = e.total_creators, total_impact_score = e.total_impact_score, updated_at = now()
-FROM (
-    SELECT a.id, coalesce(g.n, 0) AS total_videos, coalesce(g.views, 0) AS total_views,
-           coalesce(g.likes, 0) AS total_likes, coalesce(k.creators, 0) AS total_creators,
-           coalesce(g.impact, 0) AS total_impact_score
-    FROM communities a
-    LEFT JOIN (
-        SELECT community_id, count(*)::bigint AS n, sum(views_count)::numeric AS views,
-               sum(likes_count)::numeric AS likes, sum(impact_score)::numeric AS impact
-        FROM community_video_memberships GROUP BY community_id
-    ) g ON g.community_id = a.id
-    LEFT JOIN (SELECT community_id, count(*)::bigint AS creators FROM community_creator_memberships
-               GROUP BY community_id) k ON k.community_id = a.id
-    WHERE (a.total_videos, a.total_views, a.total_likes, a.total_creators, a.total_impact_score)
-          IS DISTINCT FROM (coalesce(g.n, 0), coalesce(g.views, 0), coalesce(g.likes, 0), coalesce(k.creators, 0),
-                            coalesce(g.impact, 0))
-) e
+FROM repair_found e
 WHERE c.id = e.id
 """
 
-COMMUNITY_PLATFORM_TOTALS: LiteralString = """
-WITH t AS (  -- creators counted from the (community, platform, creator) groups; sums taken per (community, platform)
-    SELECT community_id, platform, count(creator_id)::bigint AS creators
-    FROM (SELECT DISTINCT community_id, platform, creator_id FROM community_video_memberships) g
-    GROUP BY community_id, platform
-), e AS MATERIALIZED (
+# Rows of a platform a community no longer has are kept at zero, as the ingest path does.
+COMMUNITY_PLATFORM_TOTALS_FIND: LiteralString = """
+SELECT community_id, platform, a.xmin AS stored_xmin, coalesce(e.total_videos, 0) AS total_videos,
+       coalesce(e.total_views, 0) AS total_views, coalesce(e.total_likes, 0) AS total_likes,
+       coalesce(e.total_creators, 0) AS total_creators, coalesce(e.total_impact_score, 0) AS total_impact_score
+FROM (  -- creators counted from the (community, platform, creator) groups; sums taken per (community, platform)
     SELECT community_id, platform, s.total_videos, s.total_views, s.total_likes, t.creators AS total_creators,
            s.total_impact_score
     FROM (SELECT community_id, platform, count(*)::bigint AS total_videos, sum(views_count)::numeric AS total_views,
                  sum(likes_count)::numeric AS total_likes, sum(impact_score)::numeric AS total_impact_score
           FROM community_video_memberships GROUP BY community_id, platform) s
-    JOIN t USING (community_id, platform)
-), zeroed AS (
-    UPDATE community_platform_totals a
-    SET total_videos = 0, total_views = 0, total_likes = 0, total_creators = 0, total_impact_score = 0
-    WHERE (a.total_videos, a.total_views, a.total_likes, a.total_creators, a.total_impact_score)
-          IS DISTINCT FROM (0, 0, 0, 0, 0)
-      AND NOT EXISTS (SELECT 1 FROM e WHERE e.community_id = a.community_id AND e.platform = a.platform)
-    RETURNING 1
-), made AS (
-    INSERT INTO community_platform_totals AS a (community_id, platform, total_videos, total_views, total_likes,
-                                                total_creators, total_impact_score)
-    SELECT e.* FROM e LEFT JOIN community_platform_totals a USING (community_id, platform)
-    WHERE (a.total_videos, a.total_views, a.total_likes, a.total_creators, a.total_impact_score)
-          IS DISTINCT FROM (e.total_videos, e.total_views, e.total_likes, e.total_creators, e.total_impact_score)
-    ORDER BY e.community_id, e.platform
-    ON CONFLICT (community_id, platform) DO UPDATE SET
-        total_videos = excluded.total_videos, total_views = excluded.total_views,
-        total_likes = excluded.total_likes, total_creators = excluded.total_creators,
-        total_impact_score = excluded.total_impact_score
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM zeroed) + (SELECT count(*) FROM made)
+    JOIN (SELECT community_id, platform, count(creator_id)::bigint AS creators
+          FROM (SELECT DISTINCT community_id, platform, creator_id FROM community_video_memberships) g
+          GROUP BY community_id, platform) t USING (community_id, platform)
+) e
+FULL JOIN community_platform_totals a USING (community_id, platform)
+WHERE (a.total_videos, a.total_views, a.total_likes, a.total_creators, a.total_impact_score)
+      IS DISTINCT FROM (coalesce(e.total_videos, 0), coalesce(e.total_views, 0), coalesce(e.total_likes, 0),
+                        coalesce(e.total_creators, 0), coalesce(e.total_impact_score, 0))
+"""
+
+COMMUNITY_PLATFORM_TOTALS: LiteralString = """
+INSERT INTO community_platform_totals AS a (community_id, platform, total_videos, total_views, total_likes,
+                                            total_creators, total_impact_score)
+SELECT community_id, platform, total_videos, total_views, total_likes, total_creators, total_impact_score
+FROM repair_found ORDER BY community_id, platform
+ON CONFLICT (community_id, platform) DO UPDATE SET
+    total_videos = excluded.total_videos, total_views = excluded.total_views, total_likes = excluded.total_likes,
+    total_creators = excluded.total_creators, total_impact_score = excluded.total_impact_score
 """
 
 
@@ -712,7 +707,9 @@ REPAIR_STEPS: Sequence[RepairStep] = (
     ),
     _fact_copy_step("sound_and_community_fact_copies", ["video_sound_facts", "community_video_memberships"]),
     RepairStep("creators", "creators", CREATORS, CREATORS_FIND, CREATORS_RECHECK),
-    RepairStep("sounds", "sounds", SOUNDS),
+    RepairStep(
+        "sounds", "sounds", SOUNDS, SOUNDS_FIND, _recheck(("sounds_hot", sql.SQL("a.sound_id = f.sound_id"), "true"))
+    ),
     _creator_pair_step("sound_creator_counts", "sounds", "sound_id", "video_sound_facts"),
     RepairStep(
         "hashtags",
@@ -736,8 +733,26 @@ REPAIR_STEPS: Sequence[RepairStep] = (
         FROM community_video_memberships m JOIN video_hashtag_facts f ON f.video_id = m.video_id
         GROUP BY m.community_id, f.hashtag""",
     ),
-    RepairStep("communities", "communities", COMMUNITIES),
-    RepairStep("community_platform_totals", "communities", COMMUNITY_PLATFORM_TOTALS),
+    RepairStep(
+        "communities",
+        "communities",
+        COMMUNITIES,
+        COMMUNITIES_FIND,
+        _recheck(("communities", sql.SQL("a.id = f.id"), "true")),
+    ),
+    RepairStep(
+        "community_platform_totals",
+        "communities",
+        COMMUNITY_PLATFORM_TOTALS,
+        COMMUNITY_PLATFORM_TOTALS_FIND,
+        _recheck(
+            (
+                "community_platform_totals",
+                sql.SQL("(a.community_id, a.platform) = (f.community_id, f.platform)"),
+                "true",
+            )
+        ),
+    ),
 )
 
 

@@ -295,7 +295,7 @@ class _Run:
                         aggregate_steps_completed=sorted(completed),
                     )
 
-                # ingest is held off only if the step finds rows to write (or has no lock-free find)
+                # ingest is held off only if the step finds rows to write
                 run_step(
                     self.conn,
                     s,

@@ -108,7 +108,7 @@ def repair_aggregates(
     open_connection: Callable[[], psycopg.Connection[Any]] | None = None,
 ) -> AggregatesRepaired:
     """Run every set-based repair step (``aggregate_repair.run_step``: ingest is held off only by a step that has
-    drift, or no lock-free ``find``); rows written per family.
+    drift); rows written per family.
 
     With ``open_connection``, the hashtag facts' copies, the creators and the hashtags step (``aggregate_repair.
     SIDE_LANE``) run on a connection of their own, in a thread, beside the other steps: the database works on two steps
