@@ -42,7 +42,21 @@ def get_database_settings() -> DatabaseSettings:
     return DatabaseSettings.model_validate(dict(os.environ))
 
 
-class BackfillSettings(DatabaseSettings):
+class RepairStepSettings(DatabaseSettings):
+    """The repair steps' settings (reelrank.db.aggregate_repair), shared by the backfill's aggregate refresh and
+    reconcile."""
+
+    # work_mem of each repair step's transaction (database memory, per hash)
+    repair_work_mem_mb: int = Field(default=1024, ge=4, le=4096, alias="REPAIR_WORK_MEM_MB")
+    # statement_timeout of each repair step's transaction, instead of the session's DB_STATEMENT_TIMEOUT_MS: after a
+    # weights change at a million videos the hashtag step rewrites 1.6M rows in one statement (the step: 62.6 s)
+    repair_statement_timeout_ms: int = Field(default=600_000, ge=0, le=900_000, alias="REPAIR_STATEMENT_TIMEOUT_MS")
+    # a repair step that finds more rows than this writes them in transactions of this many, each holding ingest off
+    # for itself only (after a weights change the hashtag step finds 1.6M at a million videos)
+    repair_write_batch_rows: int = Field(default=10_000, ge=1, alias="REPAIR_WRITE_BATCH_ROWS")
+
+
+class BackfillSettings(RepairStepSettings):
     """ImpactBackfillFunction: batch size, per-batch lock timeout, the stop margin, and its continuation queue."""
 
     # the most rows per keyset batch (one short transaction each); batches start at a fifth of it and are resized
@@ -57,29 +71,15 @@ class BackfillSettings(DatabaseSettings):
     backfill_time_margin_ms: int = Field(default=60_000, ge=0, alias="BACKFILL_TIME_MARGIN_MS")
     # the SQS queue a cut-off run sends {"job_id"} to (unset locally: the caller invokes again)
     backfill_continuation_queue_url: str | None = Field(default=None, alias="BACKFILL_CONTINUATION_QUEUE_URL")
-    # work_mem of each aggregate refresh step's transaction (reelrank.db.aggregate_repair; database memory, per hash)
-    repair_work_mem_mb: int = Field(default=1024, ge=4, le=4096, alias="REPAIR_WORK_MEM_MB")
-    # statement_timeout of each refresh step's transaction, instead of the session's DB_STATEMENT_TIMEOUT_MS: after a
-    # weights change at a million videos the hashtag step rewrites 1.6M rows in one statement (the step: 62.6 s)
-    repair_statement_timeout_ms: int = Field(default=600_000, ge=0, le=900_000, alias="REPAIR_STATEMENT_TIMEOUT_MS")
-    # a refresh step that finds more rows than this writes them in transactions of this many, each holding ingest off
-    # for itself only (after a weights change the hashtag step finds 1.6M at a million videos)
-    repair_write_batch_rows: int = Field(default=10_000, ge=1, alias="REPAIR_WRITE_BATCH_ROWS")
 
 
-class ReconcileSettings(DatabaseSettings):
+class ReconcileSettings(RepairStepSettings):
     """ReconcileFunction: snapshot retention and how far ahead monthly partitions are created."""
 
     snapshot_retention_days: int = Field(default=365, ge=1, alias="METRIC_SNAPSHOT_RETENTION_DAYS")
     partition_months_ahead: int = Field(default=3, ge=0, le=24, alias="PARTITION_MONTHS_AHEAD")
     # each repair step waits at most this long for ingest's locks before retrying
     reconcile_lock_timeout_ms: int = Field(default=10_000, ge=1, alias="RECONCILE_LOCK_TIMEOUT_MS")
-    # work_mem of each repair step's transaction (reelrank.db.aggregate_repair; database memory, per hash)
-    repair_work_mem_mb: int = Field(default=1024, ge=4, le=4096, alias="REPAIR_WORK_MEM_MB")
-    # statement_timeout of each repair step's transaction, instead of the session's DB_STATEMENT_TIMEOUT_MS
-    repair_statement_timeout_ms: int = Field(default=600_000, ge=0, le=900_000, alias="REPAIR_STATEMENT_TIMEOUT_MS")
-    # a repair step that finds more rows than this writes them in transactions of this many (each holds ingest off)
-    repair_write_batch_rows: int = Field(default=10_000, ge=1, alias="REPAIR_WRITE_BATCH_ROWS")
 
 
 @lru_cache(maxsize=1)
