@@ -20,7 +20,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         get_connection(),
         ReconcileRequest.model_validate(event),
         settings=get_reconcile_settings(),
-        open_connection=open_connection,  # the hashtag steps run beside the others on a second connection
+        open_connection=open_connection,  # the side lane's steps run beside the others on a second connection
     )
     metrics.add_metric(name="VideosRepaired", unit=MetricUnit.Count, value=response.videos_repaired)
     metrics.add_metric(name="AggregatesRepaired", unit=MetricUnit.Count, value=response.aggregates_repaired.total)

@@ -1,23 +1,23 @@
 """Set-based repair of every derived row: fact sort-key copies, memberships, pair counts and aggregate totals.
 
 Each :class:`RepairStep` compares a whole table with its recomputation from the base tables (the hashtags step: all
-three hashtag-derived tables from two groupings of the facts) and writes only the rows that differ (``IS DISTINCT
-FROM``), returning how many it wrote; most steps find those rows with a read-only query first (see RepairStep). Totals are driven from the aggregate table
-with a LEFT JOIN so an entity that lost all its videos is repaired too (PERF_NOTES "Aggregates"); tables that hold a
-row only while its count is positive (memberships, pair counts) get missing rows inserted and orphans deleted, both
-found by one FULL JOIN of the recomputation with the table.
-The steps run in :data:`REPAIR_STEPS` order: each table's fact copies before what is computed from them.
+three hashtag-derived tables from one grouping of the facts) and writes only the rows that differ (``IS DISTINCT
+FROM``), returning how many it wrote; every step finds those rows with a read-only query first (see RepairStep).
+Totals are driven from the aggregate table with a LEFT JOIN so an entity that lost all its videos is repaired too
+(PERF_NOTES "Aggregates"); tables that hold a row only while its count is positive (memberships, pair counts) get
+missing rows inserted and orphans deleted, both found by one FULL JOIN of the recomputation with the table. The steps
+run in :data:`REPAIR_STEPS` order: each table's fact copies before what is computed from them.
 
-Concurrency: an aggregate recomputed from a snapshot while an ingest chunk adds its delta would lose the delta, so
-a step writes in a transaction that first takes every one of ingest's video-bucket locks (in bucket order, as ingest
+Concurrency: an aggregate recomputed from a snapshot while an ingest chunk adds its delta would lose the delta, so a
+step writes in a transaction that first takes every one of ingest's video-bucket locks (in bucket order, as ingest
 does: no deadlock). No chunk is then in flight, every committed chunk is visible, and the repaired row is exact; the
-chunks that follow keep it exact with their deltas. A step with a ``find`` first runs it without any lock
-(:meth:`RepairStep.run`): one statement sees one snapshot and every chunk commits its rows with their deltas, so
-drift it finds or misses is real, and ingest never creates or removes it. A step that finds none is done without
-locking; one that finds some then takes the locks and writes what it found — after checking that no chunk wrote a
-found row in between (else it finds again, under the locks), or with a write that re-derives each found row itself.
-Ingest waits for one drifted (or find-less) step at most — its write, or its find too when a chunk wrote a found
-row meanwhile — never for a whole run.
+chunks that follow keep it exact with their deltas. A step first runs its ``find`` without any lock
+(:meth:`RepairStep.run`): one statement sees one snapshot and every chunk commits its rows with their deltas, so drift
+it finds or misses is real, and ingest never creates or removes it. A step that finds none is done without locking;
+one that finds some then takes the locks and writes what it found — after checking that no chunk wrote a found row in
+between (else it finds again, under the locks), or with a write that re-derives each found row itself. Ingest waits
+for one drifted step at most — its write, or its find too when a chunk wrote a found row meanwhile — never for a whole
+run.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@
 2. Every derived row — the fact tables' copied sort keys, community memberships, (hashtag, creator) counts, and the
    totals of creators, sounds, hashtags, communities and their per-platform rows — is recomputed by one set-based
    statement per table that writes only rows that differ (``reelrank.db.aggregate_repair``); given a second
-   connection, the hashtag steps run on it beside the others.
+   connection, the side lane's steps (``aggregate_repair.SIDE_LANE``) run on it beside the others.
 3. Every materialized view of the schema is refreshed (CONCURRENTLY when it has a unique index): views other issues
    add are picked up without a code change. Then the hashtags' trend scores (``reelrank.services.trends``).
 4. Snapshot partitions past the retention are dropped and the coming months' are created.
@@ -195,7 +195,7 @@ def reconcile(
     settings
         Defaults: ``METRIC_SNAPSHOT_RETENTION_DAYS`` (365), ``PARTITION_MONTHS_AHEAD`` (3), the lock timeout.
     open_connection
-        Opens a second connection for the hashtag repair steps, which then run beside the others (see
+        Opens a second connection for the side lane's repair steps, which then run beside the others (see
         :func:`repair_aggregates`); without it every step runs on ``conn``, one after the other.
 
     Returns
