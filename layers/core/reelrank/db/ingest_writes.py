@@ -5,9 +5,13 @@ fixed number of statements, whatever the chunk's size (COPY into temporary stagi
 target table). Aggregates move by the difference between each video's old and new contribution, so they stay equal
 to a full recomputation (the ``aggregate_drift`` view) after any sequence of chunks.
 
-Concurrency: existing rows are locked in key order (videos, then creators, sounds, hashtags, communities) before
-anything is written, and new keys are inserted in key order, so two chunks with overlapping keys wait for each
-other instead of deadlocking. A record observed before the video's current metrics only adds a snapshot row.
+Concurrency: a chunk first takes its videos' bucket locks and locks its stored videos, inserts the keys it brings for
+the first time (in key order), and writes its own videos and facts; only then does it lock the shared rows it moves
+(creators, sounds, pairs, hashtags, communities: each table's rows in key order, the tables in a fixed order) and
+write them. Two chunks of disjoint buckets (ingest's streams) therefore write their videos side by side and queue
+only for the shared rows, and two with overlapping keys wait for each other instead of deadlocking. Row locks are FOR
+NO KEY UPDATE, which does not block another chunk's foreign-key checks (FOR KEY SHARE). A record observed before the
+video's current metrics only adds a snapshot row.
 """
 
 from __future__ import annotations
@@ -154,8 +158,9 @@ def _apply_counted_delta(t: _CountedTable) -> tuple[sql.Composed, ...]:
     Rows whose every delta is non-negative (and that add rows) go through one ``INSERT … ON CONFLICT DO UPDATE``:
     atomic against a concurrent chunk creating the same row, and its ``RETURNING`` says whether this chunk created
     it. Rows with a negative delta must already exist (they take back a contribution this chunk holds the video
-    locks for): they are locked in key order, then dropped when their count reaches zero or updated in place.
-    (They cannot go through the upsert: PostgreSQL checks the table's CHECKs on the proposed row first.)
+    locks for): they are dropped when their count reaches zero or updated in place. (They cannot go through the
+    upsert: PostgreSQL checks the table's CHECKs on the proposed row first.) Before either, every stored row the delta
+    moves is locked in key order.
     """
     ident = sql.Identifier
     table, delta = ident(t.table), ident(t.delta)
@@ -175,11 +180,14 @@ def _apply_counted_delta(t: _CountedTable) -> tuple[sql.Composed, ...]:
         sql.SQL("{0} = t.{0} + d.{1}").format(ident(c), ident(d)) for c, d in zip(targets, delta_cols, strict=True)
     )
     crossing = sql.SQL("INSERT INTO crossings (target, key1, key2, platform, change) ")
+    # Every stored row the delta moves is locked first, in key order, the growing ones too: a chunk then waits for
+    # another only here (for a stored row) or inside the upsert (for a row the other is creating, which it would
+    # have had to lock here had it been stored), so two chunks writing the same rows queue instead of deadlocking.
     statements = [
         sql.SQL(
-            "SELECT 1 FROM {table} t JOIN {delta} d USING ({keys}) WHERE {nonzero} AND NOT ({grows})"
-            " ORDER BY {t_keys} FOR UPDATE OF t"
-        ).format(table=table, delta=delta, keys=keys, nonzero=nonzero, grows=grows, t_keys=t_keys)
+            "SELECT 1 FROM {table} t JOIN {delta} d USING ({keys}) WHERE {nonzero}"
+            " ORDER BY {t_keys} FOR NO KEY UPDATE OF t"
+        ).format(table=table, delta=delta, keys=keys, nonzero=nonzero, t_keys=t_keys)
     ]
     if t.drop_at_zero:
         drop = sql.SQL(
@@ -250,7 +258,7 @@ _OLD_STATE_STEPS: tuple[str | sql.Composed, ...] = (
     FROM videos_hot v
     WHERE v.video_id = ANY (ARRAY(SELECT video_id FROM stage_videos ORDER BY video_id))
     ORDER BY v.video_id
-    FOR UPDATE OF v
+    FOR NO KEY UPDATE OF v
     """,
     # 2. Fresh records: new videos, or observed no earlier than the stored metrics. The rest only add snapshots.
     """
@@ -258,6 +266,18 @@ _OLD_STATE_STEPS: tuple[str | sql.Composed, ...] = (
     SELECT s.video_id, (o.video_id IS NULL) AS is_new
     FROM stage_videos s LEFT JOIN old_videos o USING (video_id)
     WHERE o.video_id IS NULL OR o.metrics_observed_at IS NULL OR s.observed_at >= o.metrics_observed_at
+    """,
+    # The metadata of each sound a fresh record brings (the last full sound object, as sounds_cold keeps it); none from
+    # metric-only rows (view tracking), whose staged sounds are keys only.
+    """
+    CREATE TEMP TABLE fresh_sounds ON COMMIT DROP AS
+    SELECT DISTINCT ON (ss.sound_id) ss.sound_id, ss.title, ss.author, ss.original, ss.cover_url, ss.play_url,
+           jsonb_strip_nulls(jsonb_build_object('sound_id', ss.sound_id, 'title', ss.title, 'author', ss.author,
+                                                'original', ss.original, 'cover_url', ss.cover_url,
+                                                'play_url', ss.play_url)) AS raw
+    FROM stage_sounds ss JOIN fresh USING (video_id) JOIN stage_videos sv USING (video_id)
+    WHERE sv.seen
+    ORDER BY ss.sound_id, ss.video_id
     """,
     # A hidden count (YouTube omits likeCount / commentCount when the owner hides them) is not a zero from now on:
     # a known video keeps its last known value, as view tracking does; the snapshot row keeps the gap (NULL).
@@ -284,83 +304,60 @@ _OLD_STATE_STEPS: tuple[str | sql.Composed, ...] = (
 )
 
 _PROFILE_STEPS: tuple[str | sql.Composed, ...] = (
-    # 3. Profiles and keys: creators, sounds, hashtags (inserted in key order; aggregates untouched here).
+    # 3. Keys: creators, sounds and hashtags this chunk brings for the first time, with their profiles (inserted in key
+    # order). A row that exists is neither written nor locked here: its profile changes are written with its totals
+    # (step 7), in the same row version and under the same lock, so another chunk writing the same creators can run
+    # its own videos and facts meanwhile instead of waiting here for this one's commit. Stored keys are filtered out
+    # first: the upsert's unique check on a row another chunk has updated waits for that chunk to commit.
     """
-    INSERT INTO creators_hot AS c (creator_id, platform, username, display_name, platform_user_id, avatar_url,
-                                   verified, followers_count, bio)
+    INSERT INTO creators_hot (creator_id, platform, username, display_name, platform_user_id, avatar_url, verified,
+                              followers_count, bio)
     SELECT sc.creator_id, sc.platform, sc.username, sc.display_name, sc.platform_user_id, sc.avatar_url,
            coalesce(sc.verified, false), sc.followers_count, sc.bio
     FROM stage_creators sc
     WHERE sc.creator_id IN (SELECT s.creator_id FROM stage_videos s JOIN fresh USING (video_id))
+      AND NOT EXISTS (SELECT FROM creators_hot c WHERE c.creator_id = sc.creator_id)
     ORDER BY sc.creator_id
-    ON CONFLICT (creator_id) DO UPDATE SET
-        username = coalesce(excluded.username, c.username),
-        display_name = coalesce(excluded.display_name, c.display_name),
-        platform_user_id = coalesce(excluded.platform_user_id, c.platform_user_id),
-        avatar_url = coalesce(excluded.avatar_url, c.avatar_url),
-        verified = excluded.verified OR c.verified,
-        followers_count = coalesce(excluded.followers_count, c.followers_count),
-        bio = coalesce(excluded.bio, c.bio),
-        updated_at = now()
-    -- an unchanged profile is not rewritten (every index entry of a row is rewritten with it): last_seen_at moves
-    -- with the totals below, so a creator row is written once per chunk, not twice
-    WHERE (c.username, c.display_name, c.platform_user_id, c.avatar_url, c.verified, c.followers_count, c.bio)
-          IS DISTINCT FROM (coalesce(excluded.username, c.username), coalesce(excluded.display_name, c.display_name),
-                            coalesce(excluded.platform_user_id, c.platform_user_id),
-                            coalesce(excluded.avatar_url, c.avatar_url), excluded.verified OR c.verified,
-                            coalesce(excluded.followers_count, c.followers_count), coalesce(excluded.bio, c.bio))
+    ON CONFLICT (creator_id) DO NOTHING
     """,
     """
-    INSERT INTO creators_cold AS c (creator_id, raw)
+    INSERT INTO creators_cold (creator_id, raw)
     SELECT sc.creator_id, sc.raw FROM stage_creators sc
     WHERE sc.raw IS NOT NULL AND sc.creator_id IN (SELECT s.creator_id FROM stage_videos s JOIN fresh USING (video_id))
+      AND NOT EXISTS (SELECT FROM creators_cold c WHERE c.creator_id = sc.creator_id)
     ORDER BY sc.creator_id
-    ON CONFLICT (creator_id) DO UPDATE SET raw = excluded.raw, updated_at = now()
-    WHERE c.raw IS DISTINCT FROM excluded.raw
+    ON CONFLICT (creator_id) DO NOTHING
     """,
     """
-    INSERT INTO sounds_hot AS so (sound_id, sound_title, sound_author, original, cover_url, play_url)
-    SELECT DISTINCT ON (ss.sound_id) ss.sound_id, ss.title, ss.author, ss.original, ss.cover_url, ss.play_url
-    FROM stage_sounds ss JOIN fresh USING (video_id)
-    ORDER BY ss.sound_id, ss.video_id
-    ON CONFLICT (sound_id) DO UPDATE SET
-        sound_title = coalesce(excluded.sound_title, so.sound_title),
-        sound_author = coalesce(excluded.sound_author, so.sound_author),
-        original = coalesce(excluded.original, so.original),
-        cover_url = coalesce(excluded.cover_url, so.cover_url),
-        play_url = coalesce(excluded.play_url, so.play_url),
-        updated_at = now()
+    INSERT INTO sounds_hot (sound_id, sound_title, sound_author, original, cover_url, play_url)
+    SELECT sound_id, title, author, original, cover_url, play_url FROM fresh_sounds m
+    WHERE NOT EXISTS (SELECT FROM sounds_hot s WHERE s.sound_id = m.sound_id)
+    ORDER BY sound_id
+    ON CONFLICT (sound_id) DO NOTHING
     """,
-    # the last full sound object a source gave (as creators_cold keeps the creator's); rewritten only when it changed
     """
-    INSERT INTO sounds_cold AS c (sound_id, raw)
-    SELECT DISTINCT ON (ss.sound_id) ss.sound_id,
-           jsonb_strip_nulls(jsonb_build_object('sound_id', ss.sound_id, 'title', ss.title, 'author', ss.author,
-                                                'original', ss.original, 'cover_url', ss.cover_url,
-                                                'play_url', ss.play_url))
-    FROM stage_sounds ss JOIN fresh USING (video_id)
-    ORDER BY ss.sound_id, ss.video_id
-    ON CONFLICT (sound_id) DO UPDATE SET raw = excluded.raw, updated_at = now()
-    WHERE c.raw IS DISTINCT FROM excluded.raw
+    INSERT INTO sounds_cold (sound_id, raw)
+    SELECT sound_id, raw FROM fresh_sounds m
+    WHERE NOT EXISTS (SELECT FROM sounds_cold s WHERE s.sound_id = m.sound_id)
+    ORDER BY sound_id
+    ON CONFLICT (sound_id) DO NOTHING
     """,
     """
     INSERT INTO hashtags_hot AS h (hashtag, display_name)
     SELECT DISTINCT ON (sh.hashtag) sh.hashtag, sh.display
     FROM stage_hashtags sh JOIN fresh USING (video_id)
+    WHERE NOT EXISTS (SELECT FROM hashtags_hot h WHERE h.hashtag = sh.hashtag)
     ORDER BY sh.hashtag, sh.video_id
     ON CONFLICT (hashtag) DO NOTHING
     """,
     """
-    INSERT INTO hashtags_cold AS h (hashtag, display_forms)
+    INSERT INTO hashtags_cold (hashtag, display_forms)
     SELECT sh.hashtag, array_agg(DISTINCT sh.display ORDER BY sh.display)
     FROM stage_hashtags sh JOIN fresh USING (video_id)
+    WHERE NOT EXISTS (SELECT FROM hashtags_cold h WHERE h.hashtag = sh.hashtag)
     GROUP BY sh.hashtag
     ORDER BY sh.hashtag
-    ON CONFLICT (hashtag) DO UPDATE SET
-        display_forms = ARRAY(SELECT DISTINCT x FROM unnest(h.display_forms || excluded.display_forms) AS x ORDER BY x),
-        updated_at = now()
-    -- a spelling already kept rewrites nothing (most chunks bring no new spelling of most of their hashtags)
-    WHERE NOT h.display_forms @> excluded.display_forms
+    ON CONFLICT (hashtag) DO NOTHING
     """,
     # 4. The videos themselves (the trigger scores them with the active weights).
     """
@@ -453,9 +450,9 @@ _FACT_AND_AGGREGATE_STEPS: tuple[str | sql.Composed, ...] = (
     """,
     """
     CREATE TEMP TABLE new_communities ON COMMIT DROP AS
-    SELECT DISTINCT sh.video_id, c.id AS community_id
+    SELECT DISTINCT sh.video_id, c.community_id
     FROM stage_hashtags sh JOIN fresh USING (video_id)
-    JOIN communities c ON c.linked_hashtags @> ARRAY[sh.hashtag]
+    JOIN (SELECT id AS community_id, unnest(linked_hashtags) AS hashtag FROM communities) c USING (hashtag)
     """,
     """
     DELETE FROM community_video_memberships m USING fresh
@@ -519,14 +516,28 @@ _FACT_AND_AGGREGATE_STEPS: tuple[str | sql.Composed, ...] = (
         FROM contrib LEFT JOIN seen ON seen.creator_id = contrib.k1
         WHERE kind = 'creator' GROUP BY k1
     ), locked AS (
-        SELECT c.creator_id FROM creators_hot c JOIN d USING (creator_id) ORDER BY c.creator_id FOR UPDATE OF c
+        SELECT c.creator_id FROM creators_hot c JOIN d USING (creator_id) ORDER BY c.creator_id FOR NO KEY UPDATE OF c
+    ), profile AS (  -- as a fresh record gives it; a field it lacks keeps its stored value
+        SELECT sc.* FROM stage_creators sc
+        WHERE sc.creator_id IN (SELECT s.creator_id FROM stage_videos s JOIN fresh USING (video_id))
     )
     UPDATE creators_hot c SET
         videos_count = c.videos_count + d.n, total_play_count = c.total_play_count + d.views,
         likes_total = c.likes_total + d.likes, total_impact_score = c.total_impact_score + d.impact,
+        username = coalesce(p.username, c.username), display_name = coalesce(p.display_name, c.display_name),
+        platform_user_id = coalesce(p.platform_user_id, c.platform_user_id),
+        avatar_url = coalesce(p.avatar_url, c.avatar_url), verified = coalesce(p.verified, false) OR c.verified,
+        followers_count = coalesce(p.followers_count, c.followers_count), bio = coalesce(p.bio, c.bio),
         last_seen_at = CASE WHEN d.seen THEN now() ELSE c.last_seen_at END, updated_at = now()
-    FROM d JOIN locked USING (creator_id)
+    FROM d JOIN locked USING (creator_id) LEFT JOIN profile p USING (creator_id)
     WHERE c.creator_id = d.creator_id AND ((d.n, d.views, d.likes, d.impact) IS DISTINCT FROM (0, 0, 0, 0) OR d.seen)
+    """,
+    # the last full creator object a source gave; rewritten only when it changed (the creator's row is locked above)
+    """
+    UPDATE creators_cold c SET raw = sc.raw, updated_at = now()
+    FROM stage_creators sc
+    WHERE c.creator_id = sc.creator_id AND sc.raw IS NOT NULL AND c.raw IS DISTINCT FROM sc.raw
+      AND sc.creator_id IN (SELECT s.creator_id FROM stage_videos s JOIN fresh USING (video_id))
     """,
     """
     WITH d AS (
@@ -534,15 +545,22 @@ _FACT_AND_AGGREGATE_STEPS: tuple[str | sql.Composed, ...] = (
                sum(sign * impact_score) AS impact
         FROM contrib WHERE kind = 'sound' GROUP BY k1
     ), locked AS (
-        SELECT s.sound_id FROM sounds_hot s JOIN d USING (sound_id) ORDER BY s.sound_id FOR UPDATE OF s
+        SELECT s.sound_id FROM sounds_hot s JOIN d USING (sound_id) ORDER BY s.sound_id FOR NO KEY UPDATE OF s
     )
     UPDATE sounds_hot s SET
         videos_count = s.videos_count + d.n, views_total = s.views_total + d.views,
         likes_total = s.likes_total + d.likes, total_impact_score = s.total_impact_score + d.impact,
         last_used_at = (SELECT max(f.created_at) FROM video_sound_facts f WHERE f.sound_id = s.sound_id),
-        updated_at = now()
-    FROM d JOIN locked USING (sound_id)
+        sound_title = coalesce(m.title, s.sound_title), sound_author = coalesce(m.author, s.sound_author),
+        original = coalesce(m.original, s.original), cover_url = coalesce(m.cover_url, s.cover_url),
+        play_url = coalesce(m.play_url, s.play_url), updated_at = now()
+    FROM d JOIN locked USING (sound_id) LEFT JOIN fresh_sounds m USING (sound_id)
     WHERE s.sound_id = d.sound_id
+    """,
+    """
+    UPDATE sounds_cold c SET raw = m.raw, updated_at = now()
+    FROM fresh_sounds m
+    WHERE c.sound_id = m.sound_id AND c.raw IS DISTINCT FROM m.raw
     """,
     # (sound, creator) pairs: each creator's figures within the sound, for GET /sounds/{id}/creators.
     """
@@ -589,7 +607,7 @@ _FACT_AND_AGGREGATE_STEPS: tuple[str | sql.Composed, ...] = (
         FROM hashtag_delta hd LEFT JOIN seen USING (hashtag)
         GROUP BY hd.hashtag
     ), locked AS (
-        SELECT h.hashtag FROM hashtags_hot h JOIN d USING (hashtag) ORDER BY h.hashtag FOR UPDATE OF h
+        SELECT h.hashtag FROM hashtags_hot h JOIN d USING (hashtag) ORDER BY h.hashtag FOR NO KEY UPDATE OF h
     )
     -- last_seen_at moves here, with the totals, so a hashtag row is written once per chunk, not twice
     UPDATE hashtags_hot h SET
@@ -600,6 +618,16 @@ _FACT_AND_AGGREGATE_STEPS: tuple[str | sql.Composed, ...] = (
     FROM d JOIN locked USING (hashtag)
     WHERE h.hashtag = d.hashtag
       AND ((d.n, d.views, d.likes, d.impact, d.creators) IS DISTINCT FROM (0, 0, 0, 0, 0) OR d.seen)
+    """,
+    # every spelling of a hashtag seen, kept once (the hashtag's row is locked above); rewritten only for a new one
+    """
+    UPDATE hashtags_cold h
+    SET display_forms = ARRAY(SELECT DISTINCT x FROM unnest(h.display_forms || n.forms) AS x ORDER BY x),
+        updated_at = now()
+    FROM (SELECT sh.hashtag, array_agg(DISTINCT sh.display ORDER BY sh.display) AS forms
+          FROM stage_hashtags sh JOIN fresh USING (video_id) JOIN stage_videos sv USING (video_id)
+          WHERE sv.seen GROUP BY sh.hashtag) n
+    WHERE h.hashtag = n.hashtag AND NOT h.display_forms @> n.forms
     """,
     *_apply_counted_delta(_HASHTAG_PLATFORM_TOTALS),
     # Communities: (community, creator) and (community, hashtag) memberships, then the community totals.
@@ -653,7 +681,7 @@ _FACT_AND_AGGREGATE_STEPS: tuple[str | sql.Composed, ...] = (
                sum(creators) AS creators
         FROM community_delta GROUP BY community_id
     ), locked AS (
-        SELECT c.id FROM communities c JOIN d ON d.community_id = c.id ORDER BY c.id FOR UPDATE OF c
+        SELECT c.id FROM communities c JOIN d ON d.community_id = c.id ORDER BY c.id FOR NO KEY UPDATE OF c
     )
     UPDATE communities c SET
         total_videos = c.total_videos + d.n, total_views = c.total_views + d.views,
