@@ -3,9 +3,10 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from reelrank.db.connection import get_connection
+from reelrank.db.connection import get_connection, open_connection
 from reelrank.observability import logger, metrics, tracer
 from reelrank.services.ingest import handle_ingest_event
+from reelrank.settings import get_ingest_settings
 
 # S3 notifications carry S3's request id for the PUT; direct invokes fall back to their snapshot id or object key.
 CORRELATION_ID_PATH = 'Records[0].responseElements."x-amz-request-id" || snapshot_id || key'
@@ -15,7 +16,10 @@ CORRELATION_ID_PATH = 'Records[0].responseElements."x-amz-request-id" || snapsho
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    response = handle_ingest_event(event, get_connection())
+    # INGEST_WRITERS streams write at once, the first on the container's connection, the others on their own
+    response = handle_ingest_event(
+        event, get_connection(), open_connection=open_connection, writers=get_ingest_settings().ingest_writers
+    )
     metrics.add_metric(name="AcceptedVideos", unit=MetricUnit.Count, value=response.accepted)
     metrics.add_metric(name="RejectedVideos", unit=MetricUnit.Count, value=response.rejected)
     # an unreadable file is reported, not raised (a retry cannot fix it): this metric is what alarms on it

@@ -6,15 +6,18 @@ import gzip
 import io
 import json
 import threading
+import zlib
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from reelrank.db.ingest_writes import VIDEO_LOCK_BUCKETS
 from reelrank.models.ingest import DirectRecordsEvent
 from reelrank.services.ingest import hash_decompressed, ingest_records, ingest_snapshot
 from reelrank.services.snapshot_reader import read_records, read_snapshot, records_content_hash
@@ -191,10 +194,18 @@ def reset_catalogue(conn: psycopg.Connection[Any]) -> None:
     )
 
 
-@given(snapshots=st.lists(snapshot_strategy, min_size=1, max_size=6), chunk_size=st.sampled_from([1, 2, 5000]))
+@given(
+    snapshots=st.lists(snapshot_strategy, min_size=1, max_size=6),
+    chunk_size=st.sampled_from([1, 2, 5000]),
+    writers=st.sampled_from([1, 2, 3]),
+)
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_aggregates_equal_a_full_recomputation_after_any_snapshot_sequence(
-    db: psycopg.Connection[Any], snapshots: list[tuple[list[dict[str, Any]], int]], chunk_size: int
+    db: psycopg.Connection[Any],
+    db_url: str,
+    snapshots: list[tuple[list[dict[str, Any]], int]],
+    chunk_size: int,
+    writers: int,
 ) -> None:
     # Given communities and an empty catalogue
     reset_catalogue(db)
@@ -204,7 +215,14 @@ def test_aggregates_equal_a_full_recomputation_after_any_snapshot_sequence(
     latest: dict[str, tuple[datetime, dict[str, Any]]] = {}
     for records, day in [*snapshots, snapshots[0]]:
         seen = base + timedelta(days=day)
-        result = ingest_direct(db, records, observed_at=seen, chunk_size=chunk_size)
+        result = ingest_direct(
+            db,
+            records,
+            observed_at=seen,
+            chunk_size=chunk_size,
+            open_connection=lambda: psycopg.connect(db_url, autocommit=True),
+            writers=writers,
+        )
         assert result.status in ("completed", "duplicate")
         if result.status == "completed":
             for r in records:
@@ -222,6 +240,70 @@ def test_aggregates_equal_a_full_recomputation_after_any_snapshot_sequence(
         ).fetchall()
     }
     assert stored == {k: (r["view_count"], r["like_count"]) for k, (_, r) in latest.items()}
+
+
+def _stream_records(count: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": 7_600_000_000_000_000_000 + i,
+            "username": HANDLES[i % 3],
+            "view_count": 100 + i,
+            "like_count": i,
+            "comment_count": i % 4,
+            "hashtag_names": [TAGS[i % 5], TAGS[(i + 2) % 5]],
+            "music_id": SOUNDS[1 + i % 2],
+        }
+        for i in range(count)
+    ]
+
+
+def test_a_snapshot_written_in_two_streams_splits_its_videos_by_lock_bucket(
+    db: psycopg.Connection[Any], db_url: str
+) -> None:
+    # Given a snapshot of 200 videos and a second connection for the second stream
+    reset_catalogue(db)
+    records = _stream_records(200)
+    opened: list[psycopg.Connection[Any]] = []
+
+    def open_connection() -> psycopg.Connection[Any]:
+        conn = psycopg.connect(db_url, autocommit=True)
+        opened.append(conn)
+        return conn
+
+    # When it is ingested with two writers in chunks of 30
+    result = ingest_direct(db, records, chunk_size=30, open_connection=open_connection, writers=2)
+    # Then one more connection was opened (and closed), every video went in once, and nothing drifted
+    assert len(opened) == 1
+    assert opened[0].closed
+    assert (result.status, result.accepted, result.new_videos) == ("completed", 200, 200)
+    assert db.execute("SELECT count(*) FROM videos_hot").fetchone() == (200,)
+    assert_no_drift(db)
+    # And each chunk (one transaction: its snapshot rows share an xmin) held videos of one stream's lock buckets
+    # only, at most 30, and both streams wrote
+    chunks: dict[str, list[str]] = {}
+    for xmin, video_id in db.execute("SELECT xmin::text, video_id FROM video_metric_snapshots").fetchall():
+        chunks.setdefault(xmin, []).append(video_id)
+    streams = [{zlib.crc32(v.encode()) % VIDEO_LOCK_BUCKETS % 2 for v in videos} for videos in chunks.values()]
+    assert all(len(s) == 1 for s in streams)
+    assert {next(iter(s)) for s in streams} == {0, 1}
+    assert max(map(len, chunks.values())) <= 30
+    assert sum(map(len, chunks.values())) == 200
+
+
+def test_a_stream_that_fails_stops_the_snapshot_and_marks_it_failed(db: psycopg.Connection[Any]) -> None:
+    # Given a second stream whose connection cannot be opened
+    reset_catalogue(db)
+
+    def open_connection() -> psycopg.Connection[Any]:
+        raise psycopg.OperationalError("connection refused (simulated)")
+
+    # When a snapshot is ingested with two writers, then the error is raised, not swallowed
+    with pytest.raises(psycopg.OperationalError, match="simulated"):
+        ingest_direct(db, _stream_records(120), chunk_size=10, open_connection=open_connection, writers=2)
+    # And the ingestion row says failed (a retry is not taken for a duplicate)
+    assert db.execute("SELECT status, error LIKE '%simulated%' FROM ingestions").fetchall() == [("failed", True)]
+    # And what the first stream committed before it stopped is consistent
+    assert_no_drift(db)
 
 
 def test_four_concurrent_ingests_on_overlapping_keys_keep_the_invariant(db_url: str) -> None:

@@ -37,9 +37,11 @@ UPDATE_FRACTION = 0.8
 
 def _ingest_file(url: str, path: Path, snapshot_id: str) -> dict[str, Any]:
     """Ingest one snapshot file in this process; returns the response with timing."""
+    from reelrank.db.connection import connect
     from reelrank.services.ingest import hash_decompressed, ingest_snapshot
+    from reelrank.settings import get_ingest_settings
 
-    with psycopg.connect(url, autocommit=True) as conn, path.open("rb") as stream:
+    with connect(url) as conn, path.open("rb") as stream:
         started = time.perf_counter()
         digest = hash_decompressed(stream)
         result = ingest_snapshot(
@@ -49,6 +51,8 @@ def _ingest_file(url: str, path: Path, snapshot_id: str) -> dict[str, Any]:
             source=None,
             trigger="bench",
             snapshot_id=snapshot_id,
+            open_connection=lambda: connect(url),  # as the handler does (INGEST_WRITERS)
+            writers=get_ingest_settings().ingest_writers,
         )
         seconds = time.perf_counter() - started
     return {"seconds": seconds, **result.model_dump(mode="json", exclude={"rejections"})}

@@ -42,6 +42,19 @@ def get_database_settings() -> DatabaseSettings:
     return DatabaseSettings.model_validate(dict(os.environ))
 
 
+class IngestSettings(DatabaseSettings):
+    """IngestFunction: how many connections write a snapshot at once (reelrank.services.ingest._write_streams)."""
+
+    # one stream per core the database can give the snapshot; 1 writes every chunk on the function's one connection
+    ingest_writers: int = Field(default=2, ge=1, le=8, alias="INGEST_WRITERS")
+
+
+@lru_cache(maxsize=1)
+def get_ingest_settings() -> IngestSettings:
+    """IngestFunction's settings, parsed from the environment on first use."""
+    return IngestSettings.model_validate(dict(os.environ))
+
+
 class RepairStepSettings(DatabaseSettings):
     """The repair steps' settings (reelrank.db.aggregate_repair), shared by the backfill's aggregate refresh and
     reconcile."""

@@ -16,7 +16,9 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import IO, Any, TypeVar
 from urllib.parse import unquote_plus
@@ -25,7 +27,7 @@ import psycopg
 from pydantic import ValidationError
 
 from reelrank.db import ingestions
-from reelrank.db.ingest_writes import write_chunk
+from reelrank.db.ingest_writes import VIDEO_LOCK_BUCKETS, write_chunk
 from reelrank.errors import ReelrankError, SnapshotFormatError
 from reelrank.models.canonical import CanonicalVideo, RejectedRecord, SourceName
 from reelrank.models.ingest import (
@@ -39,6 +41,8 @@ from reelrank.models.ingest import (
 from reelrank.services.snapshot_reader import SnapshotRecords, read_records, read_snapshot, records_content_hash
 
 DEFAULT_CHUNK_SIZE = 5000
+# Writer connections when a second can be opened (INGEST_WRITERS): one per core of the database machine measured
+DEFAULT_WRITERS = 2
 _CHUNK_ATTEMPTS = 5
 _RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure, psycopg.errors.LockNotAvailable)
 _SOURCES: tuple[SourceName, ...] = ("brightdata", "apify", "youtube", "tiktok_research")
@@ -127,6 +131,8 @@ def ingest_snapshot(
     etag: str | None = None,
     observed_at: datetime | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    open_connection: Callable[[], psycopg.Connection[Any]] | None = None,
+    writers: int = DEFAULT_WRITERS,
 ) -> IngestResponse:
     """Ingest one snapshot whose content hash is already known.
 
@@ -144,6 +150,12 @@ def ingest_snapshot(
         Observation time for records that carry none (default: now).
     chunk_size
         Records per write transaction.
+    open_connection
+        Opens another connection like ``conn``. With it and ``writers`` > 1, the records are split by video bucket
+        into ``writers`` streams, each written in chunks on a connection of its own (``conn`` for the first): see
+        :func:`_write_streams`. Without it, one stream on ``conn``.
+    writers
+        How many streams, when ``open_connection`` is given.
 
     Returns
     -------
@@ -173,8 +185,17 @@ def ingest_snapshot(
     rejections: list[RejectionOut] = []
     try:
         records: SnapshotRecords = open_records()
-        for chunk in prefetched(records.chunks(chunk_size)):
-            _write_one_chunk(conn, ingestion_id, chunk, records.source, seen_at, rejections)
+        chunks = prefetched(records.chunks(chunk_size))
+        if open_connection is None or writers <= 1:
+            for chunk in chunks:
+                _write_one_chunk(conn, ingestion_id, chunk, records.source, seen_at, rejections)
+        else:
+            record_lock = threading.Lock()
+
+            def write(c: psycopg.Connection[Any], chunk: _Chunk) -> None:
+                _write_one_chunk(c, ingestion_id, chunk, records.source, seen_at, rejections, record_lock)
+
+            _write_streams(conn, open_connection, writers, chunks, chunk_size, write)
     except SnapshotFormatError as exc:
         # The file itself is unreadable: retrying cannot help, so report it instead of raising.
         row = ingestions.finish_ingestion(conn, ingestion_id, status="failed", error=str(exc))
@@ -188,13 +209,115 @@ def ingest_snapshot(
     return _response(row, rejections)
 
 
+_Chunk = list[tuple[int, CanonicalVideo | RejectedRecord]]
+
+
+def _stream_of(record: CanonicalVideo | RejectedRecord, streams: int) -> int:
+    """The stream of a video: its ingest lock bucket (``ingest_writes._lock_video_buckets``) modulo ``streams``, so
+    chunks of different streams never wait for each other's video locks. Rejected records go with the first."""
+    if isinstance(record, RejectedRecord):
+        return 0
+    return zlib.crc32(record.video_id.encode()) % VIDEO_LOCK_BUCKETS % streams
+
+
+class _Streams:
+    """``count`` writer threads, each writing the chunks handed to it on its own connection (the first on ``conn``)."""
+
+    def __init__(
+        self,
+        pool: ThreadPoolExecutor,
+        count: int,
+        conn: psycopg.Connection[Any],
+        open_connection: Callable[[], psycopg.Connection[Any]],
+        write: Callable[[psycopg.Connection[Any], _Chunk], None],
+    ) -> None:
+        self.stop = threading.Event()
+        self._handoffs: list[queue.Queue[_Chunk | None]] = [queue.Queue(maxsize=1) for _ in range(count)]
+        self._conn, self._open, self._write = conn, open_connection, write
+        self._futures = [pool.submit(self._run, i) for i in range(count)]
+
+    def _run(self, stream: int) -> None:
+        own = self._conn if stream == 0 else self._open()
+        try:
+            while (chunk := self._handoffs[stream].get()) is not None and not self.stop.is_set():
+                self._write(own, chunk)
+        except BaseException:
+            self.stop.set()  # the other streams stop after their chunk in flight
+            raise
+        finally:
+            if own is not self._conn:
+                own.close()
+
+    def hand(self, stream: int, chunk: _Chunk | None) -> None:
+        """Queue ``chunk`` (None: the end) for ``stream``; raises the stream's error if it failed meanwhile."""
+        future = self._futures[stream]
+        while True:
+            try:
+                self._handoffs[stream].put(chunk, timeout=0.05)
+                return
+            except queue.Full:
+                if future.done():
+                    future.result()
+                    return
+
+    def finish(self) -> None:
+        """End every stream and wait for it; raises the first stream's error."""
+        for stream, future in enumerate(self._futures):
+            if not future.done():
+                self.hand(stream, None)
+        for future in self._futures:
+            future.result()
+
+
+def _write_streams(
+    conn: psycopg.Connection[Any],
+    open_connection: Callable[[], psycopg.Connection[Any]],
+    writers: int,
+    chunks: Iterator[_Chunk],
+    chunk_size: int,
+    write: Callable[[psycopg.Connection[Any], _Chunk], None],
+) -> None:
+    """Write the records in ``writers`` streams at once, each on its own connection (``conn`` for the first).
+
+    The streams split the videos by lock bucket, so their chunks hold disjoint video locks and run side by side: while
+    one chunk writes its videos and facts, another can write the totals they share (every shared row is locked in key
+    order, per table in a fixed order, so they queue rather than deadlock; a cycle PostgreSQL still breaks is retried
+    as a whole chunk). All the records of one video go to one stream, in snapshot order, so its exactness rules hold
+    as in a single stream. Each stream fills chunks of ``chunk_size``; a failure in any stream stops them all and is
+    raised here.
+    """
+    count = min(writers, VIDEO_LOCK_BUCKETS)
+    with ThreadPoolExecutor(max_workers=count, thread_name_prefix="ingest-writer") as pool:
+        streams = _Streams(pool, count, conn, open_connection, write)
+        try:
+            filling: list[_Chunk] = [[] for _ in range(count)]
+            for chunk in chunks:
+                if streams.stop.is_set():
+                    break
+                for item in chunk:
+                    stream = _stream_of(item[1], count)
+                    filling[stream].append(item)
+                    if len(filling[stream]) >= chunk_size:
+                        streams.hand(stream, filling[stream])
+                        filling[stream] = []
+            for stream, rest in enumerate(filling):
+                if rest and not streams.stop.is_set():
+                    streams.hand(stream, rest)
+        except BaseException:
+            streams.stop.set()
+            raise
+        finally:
+            streams.finish()
+
+
 def _write_one_chunk(
     conn: psycopg.Connection[Any],
     ingestion_id: int,
-    chunk: list[tuple[int, CanonicalVideo | RejectedRecord]],
+    chunk: _Chunk,
     source: SourceName | None,
     seen_at: datetime,
     rejections: list[RejectionOut],
+    record_lock: threading.Lock | None = None,
 ) -> None:
     videos = [r for _, r in chunk if isinstance(r, CanonicalVideo)]
     rejected = [r for _, r in chunk if isinstance(r, RejectedRecord)]
@@ -225,8 +348,9 @@ def _write_one_chunk(
             if attempt == _CHUNK_ATTEMPTS:
                 raise
             time.sleep(random.uniform(0.05, 0.2) * attempt)
-    room = MAX_REPORTED_REJECTIONS - len(rejections)
-    rejections.extend(RejectionOut(index=r.index, video_id=r.video_id, reason=r.reason) for r in rejected[:room])
+    with record_lock or threading.Lock():
+        room = MAX_REPORTED_REJECTIONS - len(rejections)
+        rejections.extend(RejectionOut(index=r.index, video_id=r.video_id, reason=r.reason) for r in rejected[:room])
 
 
 def _response(row: ingestions.IngestionRow, rejections: list[RejectionOut], error: str | None = None) -> IngestResponse:
@@ -250,6 +374,8 @@ def ingest_records(
     *,
     trigger: str = "invoke",
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    open_connection: Callable[[], psycopg.Connection[Any]] | None = None,
+    writers: int = DEFAULT_WRITERS,
 ) -> IngestResponse:
     """Ingest records handed over inline (direct invoke, ``POST /admin/ingest``)."""
     records = list(event.records)
@@ -261,6 +387,8 @@ def ingest_records(
         trigger=trigger,
         snapshot_id=event.snapshot_id,
         chunk_size=chunk_size,
+        open_connection=open_connection,
+        writers=writers,
     )
 
 
@@ -275,6 +403,8 @@ def ingest_s3_object(
     trigger: str = "s3",
     observed_at: datetime | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    open_connection: Callable[[], psycopg.Connection[Any]] | None = None,
+    writers: int = DEFAULT_WRITERS,
 ) -> IngestResponse:
     """Ingest one S3 object, streamed to a temporary file (constant memory whatever its size)."""
     source = source or _source_from_key(key)
@@ -295,6 +425,8 @@ def ingest_s3_object(
             etag=str(obj.get("ETag", "")).strip('"') or None,
             observed_at=observed_at,
             chunk_size=chunk_size,
+            open_connection=open_connection,
+            writers=writers,
         )
 
 
@@ -310,8 +442,12 @@ def handle_ingest_event(
     *,
     s3_client: Any | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    open_connection: Callable[[], psycopg.Connection[Any]] | None = None,
+    writers: int = DEFAULT_WRITERS,
 ) -> IngestResponse:
     """Dispatch an ingest function event: S3 notification, ``{"bucket", "key"}`` or ``{"records": [...]}``.
+
+    ``open_connection`` and ``writers``: see :func:`ingest_snapshot`.
 
     Raises
     ------
@@ -328,12 +464,20 @@ def handle_ingest_event(
                 unquote_plus(r.s3.object.key),
                 observed_at=_parse_time(r.eventTime),
                 chunk_size=chunk_size,
+                open_connection=open_connection,
+                writers=writers,
             )
             for r in notification.Records
         ]
         return results[0] if len(results) == 1 else _combine(results)
     if "records" in event:
-        return ingest_records(conn, _parse(DirectRecordsEvent, event), chunk_size=chunk_size)
+        return ingest_records(
+            conn,
+            _parse(DirectRecordsEvent, event),
+            chunk_size=chunk_size,
+            open_connection=open_connection,
+            writers=writers,
+        )
     if "bucket" in event or "key" in event:
         ref = _parse(ObjectEvent, event)
         return ingest_s3_object(
@@ -345,6 +489,8 @@ def handle_ingest_event(
             snapshot_id=ref.snapshot_id,
             trigger="invoke",
             chunk_size=chunk_size,
+            open_connection=open_connection,
+            writers=writers,
         )
     raise IngestEventError(
         "unrecognised ingest event: expected an S3 notification ({'Records': [...]}), "
