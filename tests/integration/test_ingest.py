@@ -152,6 +152,63 @@ def ingest_direct(conn: psycopg.Connection[Any], records: list[dict[str, Any]], 
     )
 
 
+def test_a_newer_scrape_updates_profiles_and_metadata_and_an_older_one_does_not(db: psycopg.Connection[Any]) -> None:
+    # Given the Bright Data example ingested once
+    path = SNAPSHOTS / "brightdata_tiktok.json"
+    first = json.loads(path.read_text())
+    ingest_file(db, path)
+    creator, video = first[0]["account_id"], first[0]["post_id"]
+    sound = first[0]["music"]["id"]
+    before = db.execute("SELECT raw FROM creators_cold WHERE creator_id = %s", (creator,)).fetchone()
+    forms = db.execute("SELECT display_forms FROM hashtags_cold WHERE hashtag = 'caredit'").fetchone()
+    assert forms is not None
+
+    def rescrape(timestamp: str, followers: int, verified: bool, title: str, tag: str) -> None:
+        records = json.loads(path.read_text())
+        r = records[0]
+        r.update(timestamp=timestamp, profile_followers=followers, is_verified=verified, profile_biography=None)
+        r["music"] = {**r["music"], "title": title}
+        r["hashtags"] = [f"#{tag}", *r["hashtags"]]  # first: the spelling a video keeps for the tag
+        ingest_file(db, path, json.dumps([r]).encode())
+
+    # When a later scrape brings new followers, a verified badge, a retitled sound and a new spelling of a hashtag,
+    # without a biography
+    rescrape("2025-10-01T00:00:00.000Z", 7_000_000, True, "Midnight Circuit (Remastered)", "CAREDIT")
+    # Then the creator's profile, the sound's metadata and the hashtag's spellings move; the bio is kept
+    assert db.execute(
+        "SELECT followers_count, verified, bio FROM creators_hot WHERE creator_id = %s", (creator,)
+    ).fetchone() == (7_000_000, True, "cars x music • new edit every night")
+    after = db.execute("SELECT raw FROM creators_cold WHERE creator_id = %s", (creator,)).fetchone()
+    assert after is not None
+    assert after != before
+    assert db.execute("SELECT sound_title FROM sounds_hot WHERE sound_id = %s", (sound,)).fetchone() == (
+        "Midnight Circuit (Remastered)",
+    )
+    assert db.execute("SELECT raw->>'title' FROM sounds_cold WHERE sound_id = %s", (sound,)).fetchone() == (
+        "Midnight Circuit (Remastered)",
+    )
+    assert db.execute("SELECT display_forms FROM hashtags_cold WHERE hashtag = 'caredit'").fetchone() == (
+        sorted([*forms[0], "CAREDIT"]),
+    )
+    # When an older scrape arrives with other values (it only adds a snapshot row)
+    rescrape("2025-09-10T00:00:00.000Z", 10, False, "Old Title", "CarEDIT")
+    # Then no profile or metadata goes back, and the video keeps its newer metrics
+    assert db.execute(
+        "SELECT followers_count, verified FROM creators_hot WHERE creator_id = %s", (creator,)
+    ).fetchone() == (
+        7_000_000,
+        True,
+    )
+    assert db.execute("SELECT sound_title FROM sounds_hot WHERE sound_id = %s", (sound,)).fetchone() == (
+        "Midnight Circuit (Remastered)",
+    )
+    assert db.execute("SELECT display_forms FROM hashtags_cold WHERE hashtag = 'caredit'").fetchone() == (
+        sorted([*forms[0], "CAREDIT"]),
+    )
+    assert db.execute("SELECT count(*) FROM video_metric_snapshots WHERE video_id = %s", (video,)).fetchone() == (3,)
+    assert_no_drift(db)
+
+
 def test_direct_records_event_ingests_and_redelivery_is_duplicate(db: psycopg.Connection[Any]) -> None:
     event = DirectRecordsEvent(
         source="apify", records=list(__import__("json").loads((SNAPSHOTS / "apify_tiktok.json").read_text()))
