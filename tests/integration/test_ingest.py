@@ -6,7 +6,6 @@ import gzip
 import io
 import json
 import threading
-import zlib
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reelrank.db.ingest_writes import VIDEO_LOCK_BUCKETS
+from reelrank.db.ingest_writes import video_bucket
 from reelrank.models.ingest import DirectRecordsEvent
 from reelrank.services.ingest import hash_decompressed, ingest_records, ingest_snapshot
 from reelrank.services.snapshot_reader import read_records, read_snapshot, records_content_hash
@@ -340,7 +339,7 @@ def test_a_snapshot_written_in_two_streams_splits_its_videos_by_lock_bucket(
     chunks: dict[str, list[str]] = {}
     for xmin, video_id in db.execute("SELECT xmin::text, video_id FROM video_metric_snapshots").fetchall():
         chunks.setdefault(xmin, []).append(video_id)
-    streams = [{zlib.crc32(v.encode()) % VIDEO_LOCK_BUCKETS % 2 for v in videos} for videos in chunks.values()]
+    streams = [{video_bucket(v) % 2 for v in videos} for videos in chunks.values()]
     assert all(len(s) == 1 for s in streams)
     assert {next(iter(s)) for s in streams} == {0, 1}
     assert max(map(len, chunks.values())) <= 30

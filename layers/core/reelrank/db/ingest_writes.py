@@ -796,6 +796,11 @@ VIDEO_LOCK_CLASS = 0x7EE1
 VIDEO_LOCK_BUCKETS = 64
 
 
+def video_bucket(video_id: str) -> int:
+    """The ingest lock bucket of a video (0 … VIDEO_LOCK_BUCKETS - 1)."""
+    return zlib.crc32(video_id.encode()) % VIDEO_LOCK_BUCKETS
+
+
 def _lock_video_buckets(conn: psycopg.Connection[Any], video_ids: list[str]) -> None:
     """Hold, until commit, a lock on every bucket of video ids this chunk touches, taken in bucket order.
 
@@ -804,7 +809,7 @@ def _lock_video_buckets(conn: psycopg.Connection[Any], video_ids: list[str]) -> 
     so every chunk sees the previous writer's rows and facts. A fixed number of buckets bounds the locks per
     transaction (PostgreSQL's shared lock table is small); disjoint chunks still run in parallel.
     """
-    buckets = sorted({zlib.crc32(video_id.encode()) % VIDEO_LOCK_BUCKETS for video_id in video_ids})
+    buckets = sorted({video_bucket(video_id) for video_id in video_ids})
     for bucket in buckets:
         conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (VIDEO_LOCK_CLASS, bucket))
 

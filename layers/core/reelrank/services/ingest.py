@@ -8,6 +8,7 @@ with its reason while the rest goes in.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import queue
@@ -16,7 +17,6 @@ import shutil
 import tempfile
 import threading
 import time
-import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -27,7 +27,7 @@ import psycopg
 from pydantic import ValidationError
 
 from reelrank.db import ingestions
-from reelrank.db.ingest_writes import VIDEO_LOCK_BUCKETS, write_chunk
+from reelrank.db.ingest_writes import VIDEO_LOCK_BUCKETS, video_bucket, write_chunk
 from reelrank.errors import ReelrankError, SnapshotFormatError
 from reelrank.models.canonical import CanonicalVideo, RejectedRecord, SourceName
 from reelrank.models.ingest import (
@@ -213,11 +213,11 @@ _Chunk = list[tuple[int, CanonicalVideo | RejectedRecord]]
 
 
 def _stream_of(record: CanonicalVideo | RejectedRecord, streams: int) -> int:
-    """The stream of a video: its ingest lock bucket (``ingest_writes._lock_video_buckets``) modulo ``streams``, so
-    chunks of different streams never wait for each other's video locks. Rejected records go with the first."""
+    """The stream of a video: its ingest lock bucket modulo ``streams``, so chunks of different streams never wait for
+    each other's video locks. Rejected records go with the first."""
     if isinstance(record, RejectedRecord):
         return 0
-    return zlib.crc32(record.video_id.encode()) % VIDEO_LOCK_BUCKETS % streams
+    return video_bucket(record.video_id) % streams
 
 
 class _Streams:
@@ -237,16 +237,17 @@ class _Streams:
         self._futures = [pool.submit(self._run, i) for i in range(count)]
 
     def _run(self, stream: int) -> None:
-        own = self._conn if stream == 0 else self._open()
         try:
-            while (chunk := self._handoffs[stream].get()) is not None and not self.stop.is_set():
-                self._write(own, chunk)
+            own = self._conn if stream == 0 else self._open()
+            try:
+                while (chunk := self._handoffs[stream].get()) is not None and not self.stop.is_set():
+                    self._write(own, chunk)
+            finally:
+                if own is not self._conn:
+                    own.close()
         except BaseException:
             self.stop.set()  # the other streams stop after their chunk in flight
             raise
-        finally:
-            if own is not self._conn:
-                own.close()
 
     def hand(self, stream: int, chunk: _Chunk | None) -> None:
         """Queue ``chunk`` (None: the end) for ``stream``; raises the stream's error if it failed meanwhile."""
@@ -348,7 +349,7 @@ def _write_one_chunk(
             if attempt == _CHUNK_ATTEMPTS:
                 raise
             time.sleep(random.uniform(0.05, 0.2) * attempt)
-    with record_lock or threading.Lock():
+    with record_lock or contextlib.nullcontext():
         room = MAX_REPORTED_REJECTIONS - len(rejections)
         rejections.extend(RejectionOut(index=r.index, video_id=r.video_id, reason=r.reason) for r in rejected[:room])
 
