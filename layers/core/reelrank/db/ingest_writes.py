@@ -506,6 +506,52 @@ _FACT_AND_AGGREGATE_STEPS: tuple[str | sql.Composed, ...] = (
           UNION ALL SELECT video_id, community_id, false FROM new_communities) c
       ON c.video_id = s.video_id AND c.old = s.old
     """,
+    # The per-pair deltas, computed before any shared row is locked (another stream's chunk may be waiting for them).
+    """
+    CREATE TEMP TABLE sound_pair_delta ON COMMIT DROP AS
+    SELECT k1 AS sound_id, k2 AS creator_id, min(platform) AS platform, sum(sign)::bigint AS n,
+           sum(sign * views_count) AS views, sum(sign * likes_count) AS likes, sum(sign * impact_score) AS impact
+    FROM contrib WHERE kind = 'sound' AND k2 IS NOT NULL GROUP BY k1, k2
+    HAVING (sum(sign), sum(sign * views_count), sum(sign * likes_count), sum(sign * impact_score))
+           IS DISTINCT FROM (0, 0, 0, 0)
+    """,
+    """
+    CREATE TEMP TABLE pair_delta ON COMMIT DROP AS
+    SELECT k1 AS hashtag, k2 AS creator_id, min(platform) AS platform, sum(sign)::bigint AS n,
+           sum(sign * views_count) AS views, sum(sign * likes_count) AS likes, sum(sign * impact_score) AS impact
+    FROM contrib WHERE kind = 'hashtag' AND k2 IS NOT NULL GROUP BY k1, k2
+    HAVING (sum(sign), sum(sign * views_count), sum(sign * likes_count), sum(sign * impact_score))
+           IS DISTINCT FROM (0, 0, 0, 0)
+    """,
+    """
+    CREATE TEMP TABLE cc_delta ON COMMIT DROP AS
+    SELECT k1::bigint AS community_id, k2 AS creator_id, min(platform) AS platform, sum(sign)::bigint AS n,
+           sum(sign * views_count) AS views, sum(sign * likes_count) AS likes, sum(sign * impact_score) AS impact
+    FROM contrib WHERE kind = 'community' AND k2 IS NOT NULL GROUP BY k1, k2
+    HAVING (sum(sign), sum(sign * views_count), sum(sign * likes_count), sum(sign * impact_score))
+           IS DISTINCT FROM (0, 0, 0, 0)
+    """,
+    """
+    CREATE TEMP TABLE ch_delta ON COMMIT DROP AS
+    WITH member_states AS (
+        SELECT c.community_id, c.video_id, c.old FROM (
+            SELECT video_id, community_id, true AS old FROM old_communities
+            UNION ALL SELECT video_id, community_id, false FROM new_communities) c
+    ), tagged AS (
+        SELECT m.community_id, h.hashtag, CASE WHEN m.old THEN -1 ELSE 1 END AS sign,
+               CASE WHEN m.old THEN o.views_count ELSE n.views_count END AS views,
+               CASE WHEN m.old THEN o.impact_score ELSE n.impact_score END AS impact
+        FROM member_states m
+        JOIN (SELECT video_id, hashtag, true AS old FROM old_hashtags
+              UNION ALL SELECT sh.video_id, sh.hashtag, false FROM stage_hashtags sh JOIN fresh USING (video_id)) h
+          ON h.video_id = m.video_id AND h.old = m.old
+        LEFT JOIN old_videos o ON m.old AND o.video_id = m.video_id
+        LEFT JOIN new_videos n ON NOT m.old AND n.video_id = m.video_id
+    )
+    SELECT community_id, hashtag, sum(sign)::bigint AS n, sum(sign * views) AS views, sum(sign * impact) AS impact
+    FROM tagged GROUP BY community_id, hashtag
+    HAVING (sum(sign), sum(sign * views), sum(sign * impact)) IS DISTINCT FROM (0, 0, 0)
+    """,
     # 7. Apply the deltas, locking aggregate rows in key order first.
     """
     WITH seen AS (
@@ -563,25 +609,9 @@ _FACT_AND_AGGREGATE_STEPS: tuple[str | sql.Composed, ...] = (
     WHERE c.sound_id = m.sound_id AND c.raw IS DISTINCT FROM m.raw
     """,
     # (sound, creator) pairs: each creator's figures within the sound, for GET /sounds/{id}/creators.
-    """
-    CREATE TEMP TABLE sound_pair_delta ON COMMIT DROP AS
-    SELECT k1 AS sound_id, k2 AS creator_id, min(platform) AS platform, sum(sign)::bigint AS n,
-           sum(sign * views_count) AS views, sum(sign * likes_count) AS likes, sum(sign * impact_score) AS impact
-    FROM contrib WHERE kind = 'sound' AND k2 IS NOT NULL GROUP BY k1, k2
-    HAVING (sum(sign), sum(sign * views_count), sum(sign * likes_count), sum(sign * impact_score))
-           IS DISTINCT FROM (0, 0, 0, 0)
-    """,
     *_apply_counted_delta(_SOUND_CREATORS),
     # (hashtag, creator) pairs first: their zero crossings (rows created or dropped, not rows whose sums alone move)
     # are the hashtags' creators_count deltas; their sums are each creator's figures within the hashtag.
-    """
-    CREATE TEMP TABLE pair_delta ON COMMIT DROP AS
-    SELECT k1 AS hashtag, k2 AS creator_id, min(platform) AS platform, sum(sign)::bigint AS n,
-           sum(sign * views_count) AS views, sum(sign * likes_count) AS likes, sum(sign * impact_score) AS impact
-    FROM contrib WHERE kind = 'hashtag' AND k2 IS NOT NULL GROUP BY k1, k2
-    HAVING (sum(sign), sum(sign * views_count), sum(sign * likes_count), sum(sign * impact_score))
-           IS DISTINCT FROM (0, 0, 0, 0)
-    """,
     *_apply_counted_delta(_PAIR_COUNTS),
     """
     CREATE TEMP TABLE hashtag_delta ON COMMIT DROP AS
@@ -631,36 +661,7 @@ _FACT_AND_AGGREGATE_STEPS: tuple[str | sql.Composed, ...] = (
     """,
     *_apply_counted_delta(_HASHTAG_PLATFORM_TOTALS),
     # Communities: (community, creator) and (community, hashtag) memberships, then the community totals.
-    """
-    CREATE TEMP TABLE cc_delta ON COMMIT DROP AS
-    SELECT k1::bigint AS community_id, k2 AS creator_id, min(platform) AS platform, sum(sign)::bigint AS n,
-           sum(sign * views_count) AS views, sum(sign * likes_count) AS likes, sum(sign * impact_score) AS impact
-    FROM contrib WHERE kind = 'community' AND k2 IS NOT NULL GROUP BY k1, k2
-    HAVING (sum(sign), sum(sign * views_count), sum(sign * likes_count), sum(sign * impact_score))
-           IS DISTINCT FROM (0, 0, 0, 0)
-    """,
     *_apply_counted_delta(_COMMUNITY_CREATORS),
-    """
-    CREATE TEMP TABLE ch_delta ON COMMIT DROP AS
-    WITH member_states AS (
-        SELECT c.community_id, c.video_id, c.old FROM (
-            SELECT video_id, community_id, true AS old FROM old_communities
-            UNION ALL SELECT video_id, community_id, false FROM new_communities) c
-    ), tagged AS (
-        SELECT m.community_id, h.hashtag, CASE WHEN m.old THEN -1 ELSE 1 END AS sign,
-               CASE WHEN m.old THEN o.views_count ELSE n.views_count END AS views,
-               CASE WHEN m.old THEN o.impact_score ELSE n.impact_score END AS impact
-        FROM member_states m
-        JOIN (SELECT video_id, hashtag, true AS old FROM old_hashtags
-              UNION ALL SELECT sh.video_id, sh.hashtag, false FROM stage_hashtags sh JOIN fresh USING (video_id)) h
-          ON h.video_id = m.video_id AND h.old = m.old
-        LEFT JOIN old_videos o ON m.old AND o.video_id = m.video_id
-        LEFT JOIN new_videos n ON NOT m.old AND n.video_id = m.video_id
-    )
-    SELECT community_id, hashtag, sum(sign)::bigint AS n, sum(sign * views) AS views, sum(sign * impact) AS impact
-    FROM tagged GROUP BY community_id, hashtag
-    HAVING (sum(sign), sum(sign * views), sum(sign * impact)) IS DISTINCT FROM (0, 0, 0)
-    """,
     *_apply_counted_delta(_COMMUNITY_HASHTAGS),
     """
     CREATE TEMP TABLE community_delta ON COMMIT DROP AS
@@ -693,7 +694,6 @@ _FACT_AND_AGGREGATE_STEPS: tuple[str | sql.Composed, ...] = (
     *_apply_counted_delta(_COMMUNITY_PLATFORM_TOTALS),
 )
 
-_WRITE_STEPS: tuple[str | sql.Composed, ...] = _OLD_STATE_STEPS + _PROFILE_STEPS + _FACT_AND_AGGREGATE_STEPS
 
 _SNAPSHOTS = """
 INSERT INTO video_metric_snapshots (video_id, observed_at, views_count, likes_count, comments_count, shares_count,
@@ -842,9 +842,12 @@ def write_chunk(
     conn.execute(_STAGING)
     _copy_staging(conn, rows)
     conn.execute(_ANALYZE_STAGING)
-    for statement in _WRITE_STEPS:
+    for statement in _OLD_STATE_STEPS + _PROFILE_STEPS:
         conn.execute(statement)
+    # the chunk's own rows before any shared one is locked: a chunk of another stream may be waiting for those
     conn.execute(_SNAPSHOTS, (ingestion_id,))
+    for statement in _FACT_AND_AGGREGATE_STEPS:
+        conn.execute(statement)
     counts = conn.execute(
         "SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new) FROM fresh"
     ).fetchone()
@@ -993,9 +996,9 @@ def write_metrics(
     for step in _OLD_STATE_STEPS:
         conn.execute(step)
     conn.execute(_METRIC_UPDATE)
+    conn.execute(_METRIC_SNAPSHOTS, (tracking_job_id,))
     for step in _FACT_AND_AGGREGATE_STEPS:
         conn.execute(step)
-    conn.execute(_METRIC_SNAPSHOTS, (tracking_job_id,))
     conn.execute(_METRIC_PRIORS)
     row = conn.execute("SELECT (SELECT count(*) FROM stage_videos), (SELECT count(*) FROM fresh)").fetchone()
     staged, fresh = (int(row[0]), int(row[1])) if row else (0, 0)
