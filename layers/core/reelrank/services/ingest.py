@@ -43,6 +43,8 @@ from reelrank.services.snapshot_reader import SnapshotRecords, read_records, rea
 DEFAULT_CHUNK_SIZE = 5000
 # Writer connections when a second can be opened (INGEST_WRITERS): one per core of the database machine measured
 DEFAULT_WRITERS = 2
+# Records read ahead at a time when streams write (each stream fills its own chunks of chunk_size)
+_READ_BATCH = 500
 _CHUNK_ATTEMPTS = 5
 _RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure, psycopg.errors.LockNotAvailable)
 _SOURCES: tuple[SourceName, ...] = ("brightdata", "apify", "youtube", "tiktok_research")
@@ -185,17 +187,18 @@ def ingest_snapshot(
     rejections: list[RejectionOut] = []
     try:
         records: SnapshotRecords = open_records()
-        chunks = prefetched(records.chunks(chunk_size))
         if open_connection is None or writers <= 1:
-            for chunk in chunks:
+            for chunk in prefetched(records.chunks(chunk_size)):
                 _write_one_chunk(conn, ingestion_id, chunk, records.source, seen_at, rejections)
         else:
+            # read in small batches: the streams hold their own chunks, so the read-ahead need not be chunks too
+            batches = prefetched(records.chunks(min(chunk_size, _READ_BATCH)))
             record_lock = threading.Lock()
 
             def write(c: psycopg.Connection[Any], chunk: _Chunk) -> None:
                 _write_one_chunk(c, ingestion_id, chunk, records.source, seen_at, rejections, record_lock)
 
-            _write_streams(conn, open_connection, writers, chunks, chunk_size, write)
+            _write_streams(conn, open_connection, writers, batches, chunk_size, write)
     except SnapshotFormatError as exc:
         # The file itself is unreadable: retrying cannot help, so report it instead of raising.
         row = ingestions.finish_ingestion(conn, ingestion_id, status="failed", error=str(exc))
@@ -274,7 +277,7 @@ def _write_streams(
     conn: psycopg.Connection[Any],
     open_connection: Callable[[], psycopg.Connection[Any]],
     writers: int,
-    chunks: Iterator[_Chunk],
+    batches: Iterator[_Chunk],
     chunk_size: int,
     write: Callable[[psycopg.Connection[Any], _Chunk], None],
 ) -> None:
@@ -292,10 +295,10 @@ def _write_streams(
         streams = _Streams(pool, count, conn, open_connection, write)
         try:
             filling: list[_Chunk] = [[] for _ in range(count)]
-            for chunk in chunks:
+            for batch in batches:
                 if streams.stop.is_set():
                     break
-                for item in chunk:
+                for item in batch:
                     stream = _stream_of(item[1], count)
                     filling[stream].append(item)
                     if len(filling[stream]) >= chunk_size:
