@@ -244,6 +244,24 @@ def _apply_counted_delta(t: _CountedTable) -> tuple[sql.Composed, ...]:
     return tuple(sql.Composed([s]) if isinstance(s, sql.SQL) else s for s in statements)
 
 
+def _creator_pair_delta(t: _CountedTable, kind: str, key_type: str = "text") -> sql.Composed:
+    """The statement that fills ``t.delta`` from ``contrib``: per (parent, creator) of ``kind``, the change in videos,
+    views, likes and Impact, pairs whose change is nil left out. ``key_type``: the parent key's type."""
+    return sql.SQL(
+        "CREATE TEMP TABLE {delta} ON COMMIT DROP AS"
+        " SELECT k1::{key_type} AS {parent}, k2 AS creator_id, min(platform) AS platform, sum(sign)::bigint AS n,"
+        " sum(sign * views_count) AS views, sum(sign * likes_count) AS likes, sum(sign * impact_score) AS impact"
+        " FROM contrib WHERE kind = {kind} AND k2 IS NOT NULL GROUP BY k1, k2"
+        " HAVING (sum(sign), sum(sign * views_count), sum(sign * likes_count), sum(sign * impact_score))"
+        " IS DISTINCT FROM (0, 0, 0, 0)"
+    ).format(
+        delta=sql.Identifier(t.delta),
+        key_type=sql.SQL(key_type),
+        parent=sql.Identifier(t.keys[0]),
+        kind=sql.Literal(kind),
+    )
+
+
 # Statements run in order after the staging tables are filled. Each is one set-based statement. They come in three
 # parts: the old state (shared with the metric-only path of view tracking), profiles and the videos themselves
 # (ingest only), then facts and aggregate deltas (shared).
@@ -507,30 +525,9 @@ _FACT_AND_AGGREGATE_STEPS: tuple[str | sql.Composed, ...] = (
       ON c.video_id = s.video_id AND c.old = s.old
     """,
     # The per-pair deltas, computed before any shared row is locked (another stream's chunk may be waiting for them).
-    """
-    CREATE TEMP TABLE sound_pair_delta ON COMMIT DROP AS
-    SELECT k1 AS sound_id, k2 AS creator_id, min(platform) AS platform, sum(sign)::bigint AS n,
-           sum(sign * views_count) AS views, sum(sign * likes_count) AS likes, sum(sign * impact_score) AS impact
-    FROM contrib WHERE kind = 'sound' AND k2 IS NOT NULL GROUP BY k1, k2
-    HAVING (sum(sign), sum(sign * views_count), sum(sign * likes_count), sum(sign * impact_score))
-           IS DISTINCT FROM (0, 0, 0, 0)
-    """,
-    """
-    CREATE TEMP TABLE pair_delta ON COMMIT DROP AS
-    SELECT k1 AS hashtag, k2 AS creator_id, min(platform) AS platform, sum(sign)::bigint AS n,
-           sum(sign * views_count) AS views, sum(sign * likes_count) AS likes, sum(sign * impact_score) AS impact
-    FROM contrib WHERE kind = 'hashtag' AND k2 IS NOT NULL GROUP BY k1, k2
-    HAVING (sum(sign), sum(sign * views_count), sum(sign * likes_count), sum(sign * impact_score))
-           IS DISTINCT FROM (0, 0, 0, 0)
-    """,
-    """
-    CREATE TEMP TABLE cc_delta ON COMMIT DROP AS
-    SELECT k1::bigint AS community_id, k2 AS creator_id, min(platform) AS platform, sum(sign)::bigint AS n,
-           sum(sign * views_count) AS views, sum(sign * likes_count) AS likes, sum(sign * impact_score) AS impact
-    FROM contrib WHERE kind = 'community' AND k2 IS NOT NULL GROUP BY k1, k2
-    HAVING (sum(sign), sum(sign * views_count), sum(sign * likes_count), sum(sign * impact_score))
-           IS DISTINCT FROM (0, 0, 0, 0)
-    """,
+    _creator_pair_delta(_SOUND_CREATORS, "sound"),
+    _creator_pair_delta(_PAIR_COUNTS, "hashtag"),
+    _creator_pair_delta(_COMMUNITY_CREATORS, "community", "bigint"),
     """
     CREATE TEMP TABLE ch_delta ON COMMIT DROP AS
     WITH member_states AS (
