@@ -638,3 +638,44 @@ def test_reconcile_running_beside_concurrent_ingests_leaves_no_drift(db_url: str
     with psycopg.connect(db_url, autocommit=True) as conn:
         assert drift(conn) == []
         assert stale_or_wrong_videos(conn) == 0
+
+
+def test_the_hashtags_find_groups_the_facts_in_pair_order_and_its_planner_settings_stay_with_it(
+    db: psycopg.Connection[Any],
+) -> None:
+    # Given a catalogue with drift in one (hashtag, creator) pair
+    build_catalogue(db)
+    db.execute("ANALYZE")
+    hashtags = next(s for s in aggregate_repair.REPAIR_STEPS if s.name == "hashtags")
+    assert hashtags.planner
+    pair = db.execute("SELECT hashtag, creator_id FROM hashtag_creator_counts ORDER BY 1, 2 LIMIT 1").fetchone()
+    assert pair is not None
+    db.execute(
+        "UPDATE hashtag_creator_counts SET total_views = total_views + 1 WHERE (hashtag, creator_id) = (%s, %s)", pair
+    )
+    with db.transaction(force_rollback=True):
+        # When the find's plan is made under the step's settings
+        before = {name: db.execute("SELECT current_setting(%s)", (name,)).fetchone() for name, _ in hashtags.planner}
+        with hashtags.planned(db):
+            plan_text = "\n".join(row[0] for row in db.execute("EXPLAIN " + hashtags.find))
+            # (at a million videos the planner reads the facts from their (hashtag, creator) index rather than sort
+            # them; on this small catalogue it sorts, so the index is asked for here to show it covers the find)
+            db.execute("SET LOCAL enable_seqscan = off")
+            indexed_text = "\n".join(row[0] for row in db.execute("EXPLAIN " + hashtags.find))
+            db.execute("SET LOCAL enable_seqscan = on")
+        # Then the facts are grouped in (hashtag, creator) order, with no hash table over them or the pairs
+        assert "GroupAggregate" in plan_text
+        assert "HashAggregate" not in plan_text
+        assert "Hash Full Join" not in plan_text
+        # and their covering index gives them in that order with every column the find sums
+        assert "Index Only Scan using video_hashtag_facts_creator_idx on video_hashtag_facts" in indexed_text
+        assert "Seq Scan on video_hashtag_facts" not in indexed_text
+        # and the settings are back to what they were once the find is made
+        after = {name: db.execute("SELECT current_setting(%s)", (name,)).fetchone() for name, _ in hashtags.planner}
+        assert after == before
+        # And the find, run as the step runs it, finds the drifted pair
+        assert hashtags.collect(db, "CREATE TEMPORARY TABLE found AS ") == 1
+        assert db.execute("SELECT kind, hashtag, key FROM found").fetchall() == [("pair", *pair)]
+        assert {name: db.execute("SELECT current_setting(%s)", (name,)).fetchone() for name, _ in hashtags.planner} == (
+            before
+        )
