@@ -741,7 +741,7 @@ REPAIR_STEPS: Sequence[RepairStep] = (
         # sorted, not hashed: the facts come in (hashtag, creator) order from video_hashtag_facts_creator_idx (an
         # index-only scan), grouped as they come, and meet hashtag_creator_counts' primary key in a merge join. The
         # planner prices the two hash tables (1.5M pairs each at a million videos) lower, but beside the other lane
-        # they made the step 8.6-8.9 s against 4.3-5.5 s sorted (README benchmarks).
+        # they made the step 8.6-8.9 s against 4.3-6.0 s sorted (README benchmarks).
         planner=(("enable_hashagg", "off"), ("enable_hashjoin", "off")),
     ),
     _creator_pair_step(
