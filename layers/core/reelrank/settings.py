@@ -42,11 +42,15 @@ def get_database_settings() -> DatabaseSettings:
     return DatabaseSettings.model_validate(dict(os.environ))
 
 
+# Writer connections of a snapshot when a second can be opened: one per core of the database machine measured
+DEFAULT_INGEST_WRITERS = 2
+
+
 class IngestSettings(DatabaseSettings):
     """IngestFunction: how many connections write a snapshot at once (reelrank.services.ingest._write_streams)."""
 
     # one stream per core the database can give the snapshot; 1 writes every chunk on the function's one connection
-    ingest_writers: int = Field(default=2, ge=1, le=8, alias="INGEST_WRITERS")
+    ingest_writers: int = Field(default=DEFAULT_INGEST_WRITERS, ge=1, le=8, alias="INGEST_WRITERS")
 
 
 @lru_cache(maxsize=1)

@@ -39,10 +39,10 @@ from reelrank.models.ingest import (
     S3NotificationEvent,
 )
 from reelrank.services.snapshot_reader import SnapshotRecords, read_records, read_snapshot, records_content_hash
+from reelrank.settings import DEFAULT_INGEST_WRITERS
 
 DEFAULT_CHUNK_SIZE = 5000
-# Writer connections when a second can be opened (INGEST_WRITERS): one per core of the database machine measured
-DEFAULT_WRITERS = 2
+DEFAULT_WRITERS = DEFAULT_INGEST_WRITERS  # INGEST_WRITERS' default (reelrank.settings)
 # Records read ahead at a time when streams write (each stream fills its own chunks of chunk_size)
 _READ_BATCH = 500
 _CHUNK_ATTEMPTS = 5
