@@ -42,7 +42,6 @@ from reelrank.services.snapshot_reader import SnapshotRecords, read_records, rea
 from reelrank.settings import DEFAULT_INGEST_WRITERS
 
 DEFAULT_CHUNK_SIZE = 5000
-DEFAULT_WRITERS = DEFAULT_INGEST_WRITERS  # INGEST_WRITERS' default (reelrank.settings)
 # Records read ahead at a time when streams write (each stream fills its own chunks of chunk_size)
 _READ_BATCH = 500
 _CHUNK_ATTEMPTS = 5
@@ -134,7 +133,7 @@ def ingest_snapshot(
     observed_at: datetime | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     open_connection: Callable[[], psycopg.Connection[Any]] | None = None,
-    writers: int = DEFAULT_WRITERS,
+    writers: int = DEFAULT_INGEST_WRITERS,
 ) -> IngestResponse:
     """Ingest one snapshot whose content hash is already known.
 
@@ -379,7 +378,7 @@ def ingest_records(
     trigger: str = "invoke",
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     open_connection: Callable[[], psycopg.Connection[Any]] | None = None,
-    writers: int = DEFAULT_WRITERS,
+    writers: int = DEFAULT_INGEST_WRITERS,
 ) -> IngestResponse:
     """Ingest records handed over inline (direct invoke, ``POST /admin/ingest``)."""
     records = list(event.records)
@@ -408,7 +407,7 @@ def ingest_s3_object(
     observed_at: datetime | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     open_connection: Callable[[], psycopg.Connection[Any]] | None = None,
-    writers: int = DEFAULT_WRITERS,
+    writers: int = DEFAULT_INGEST_WRITERS,
 ) -> IngestResponse:
     """Ingest one S3 object, streamed to a temporary file (constant memory whatever its size)."""
     source = source or _source_from_key(key)
@@ -447,7 +446,7 @@ def handle_ingest_event(
     s3_client: Any | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     open_connection: Callable[[], psycopg.Connection[Any]] | None = None,
-    writers: int = DEFAULT_WRITERS,
+    writers: int = DEFAULT_INGEST_WRITERS,
 ) -> IngestResponse:
     """Dispatch an ingest function event: S3 notification, ``{"bucket", "key"}`` or ``{"records": [...]}``.
 
