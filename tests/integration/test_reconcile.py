@@ -3,7 +3,9 @@ reports zeros, derived views and partitions are maintained, and concurrent inges
 
 from __future__ import annotations
 
+import itertools
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, LiteralString
 
@@ -17,7 +19,7 @@ from reelrank.db.impact_weights import fetch_active_weights
 from reelrank.db.ingest_writes import VIDEO_LOCK_CLASS, write_chunk
 from reelrank.models.canonical import CanonicalVideo
 from reelrank.models.reconcile import ReconcileRequest, ReconcileResponse
-from reelrank.services.reconcile import reconcile, repair_video_scores
+from reelrank.services.reconcile import reconcile, repair_aggregates, repair_video_scores
 from reelrank.services.snapshot_reader import read_records
 from reelrank.settings import ReconcileSettings
 from tests.integration.backfill_helpers import (
@@ -679,3 +681,82 @@ def test_the_hashtags_find_groups_the_facts_in_pair_order_and_its_planner_settin
         assert {name: db.execute("SELECT current_setting(%s)", (name,)).fetchone() for name, _ in hashtags.planner} == (
             before
         )
+
+
+def test_the_main_lane_adds_memberships_while_the_side_lane_rescores_and_reads_scores_only_after(
+    db_url: str, db: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a catalogue with a misscored video and a missing community membership
+    build_catalogue(db)
+    db.execute(
+        "UPDATE videos_hot SET impact_score = impact_score + 1 WHERE video_id = (SELECT min(video_id) FROM videos_hot)"
+    )
+    db.execute(
+        "DELETE FROM community_video_memberships WHERE ctid = (SELECT min(ctid) FROM community_video_memberships)"
+    )
+    assert drift(db) != []
+    main_lane = [s for s in aggregate_repair.REPAIR_STEPS if s.name not in aggregate_repair.SIDE_LANE]
+    unscored = list(itertools.takewhile(lambda s: not s.reads_scores, main_lane))
+    assert [s.name for s in unscored] == ["community_video_memberships"]
+    # And a rescore that goes on only once the memberships' step is done, and steps that note whether it has ended
+    memberships_done = threading.Event()
+    rescored = threading.Event()
+    started_before_scores: list[str] = []
+    run_step = aggregate_repair.run_step
+
+    def noting(conn: psycopg.Connection[Any], step: aggregate_repair.RepairStep, **kwargs: Any) -> int:
+        if step.reads_scores and not rescored.is_set():
+            started_before_scores.append(step.name)
+        written = run_step(conn, step, **kwargs)
+        if step.name == "community_video_memberships":
+            memberships_done.set()
+        return written
+
+    def rescore(conn: psycopg.Connection[Any]) -> None:
+        assert memberships_done.wait(timeout=20), "the main lane waited for the scores before its memberships"
+        assert repair_video_scores(conn, lock_timeout_ms=1000) == 1
+        rescored.set()
+
+    monkeypatch.setattr(aggregate_repair, "run_step", noting)
+    # When the aggregates are repaired in two lanes
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the test's own thread, so a hang fails instead of blocking
+        counts = pool.submit(
+            repair_aggregates,
+            db,
+            lock_timeout_ms=1000,
+            open_connection=lambda: psycopg.connect(db_url, autocommit=True),
+            rescore=rescore,
+        ).result(timeout=120)
+    # Then the memberships were repaired beside the rescoring, and no step that reads a score started before it ended
+    assert rescored.is_set()
+    assert started_before_scores == []
+    assert counts.communities >= 1
+    assert drift(db) == []
+
+
+def test_a_side_lane_that_fails_to_rescore_stops_the_main_lane_at_its_first_step_that_reads_scores(
+    db_url: str, db: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a consistent catalogue and a rescore that fails
+    build_catalogue(db)
+    ran: list[str] = []
+    run_step = aggregate_repair.run_step
+
+    def noting(conn: psycopg.Connection[Any], step: aggregate_repair.RepairStep, **kwargs: Any) -> int:
+        ran.append(step.name)
+        return run_step(conn, step, **kwargs)
+
+    def rescore(conn: psycopg.Connection[Any]) -> None:
+        raise RuntimeError("rescore failed")
+
+    monkeypatch.setattr(aggregate_repair, "run_step", noting)
+    # When the aggregates are repaired in two lanes, then the rescore's error is raised
+    with pytest.raises(RuntimeError, match="rescore failed"):
+        repair_aggregates(
+            db,
+            lock_timeout_ms=1000,
+            open_connection=lambda: psycopg.connect(db_url, autocommit=True),
+            rescore=rescore,
+        )
+    # And only the steps that read no score ran
+    assert ran == ["community_video_memberships"]

@@ -109,6 +109,8 @@ class RepairStep:
     plain_find: LiteralString | None = None
     # planner settings (name, value) set for the find only (SET LOCAL, put back after it)
     planner: tuple[tuple[str, str], ...] = ()
+    # whether the step reads a video's Impact (its own or a copy): reconcile rescores the videos before such a step
+    reads_scores: bool = True
 
     def run(
         self,
@@ -541,10 +543,10 @@ def _creator_pair_step(table: str, family: str, parent: str, source: str) -> Rep
 
 # Every hashtag-derived table from one grouping of the facts, by (hashtag, creator):
 # - the pairs, compared with hashtag_creator_counts, and which platforms each pair spans;
-# - the per-platform counts and sums: a pair on one platform adds its sums to that platform; the facts of a pair on
-#   both (rare) are grouped again by (hashtag, platform). Exact whatever creators span, without a second grouping of
-#   all the facts (it took 1.2 s at a million videos; with the bigint sums below, the find alone on one core went
-#   from 7.30 to 6.36 s, means of four);
+# - the per-platform counts and sums: one pass over each hashtag's pairs (they come in hashtag order; FILTERed
+#   aggregates, no regrouping by span: 0.72 -> 0.30 s at a million videos) adds a pair on one platform to that
+#   platform; the facts of a pair on both (rare) are grouped again by (hashtag, platform). Exact whatever creators
+#   span, without a second grouping of all the facts (it took 1.2 s at a million videos);
 # - a platform's creators_count is the number of pairs with a video on it, and a hashtag's the number of pairs: no
 #   count(DISTINCT …) over millions of facts (PERF_NOTES "Aggregates");
 # - the hashtag totals are the sum of its (at most two) platform rows.
@@ -559,23 +561,30 @@ WITH g AS MATERIALIZED (
            bool_or(platform = 'youtube') AS on_youtube
     FROM video_hashtag_facts
     GROUP BY hashtag, creator_id
-), q AS MATERIALIZED (  -- the pairs by hashtag and the platforms they span: one row per hashtag and span at most
-    SELECT hashtag, CASE WHEN on_tiktok AND on_youtube THEN 'both' WHEN on_tiktok THEN 'tiktok' ELSE 'youtube' END AS span,
-           count(creator_id)::bigint AS creators, {sum}(n)::bigint AS n, {sum}(views) AS views, {sum}(likes) AS likes,
-           {sum}(cents) AS cents
-    FROM g GROUP BY 1, 2
-), k AS MATERIALIZED (
-    SELECT hashtag, sum(creators)::bigint AS creators,
-           coalesce(sum(creators) FILTER (WHERE span <> 'youtube'), 0)::bigint AS on_tiktok,
-           coalesce(sum(creators) FILTER (WHERE span <> 'tiktok'), 0)::bigint AS on_youtube
-    FROM q GROUP BY hashtag
+), k AS MATERIALIZED (  -- per hashtag, one pass over its pairs as they come (in hashtag order): its creators, those
+    --                        with a video on each platform, and the sums of its pairs that are on one platform only
+    SELECT hashtag, count(creator_id)::bigint AS creators,
+           count(creator_id) FILTER (WHERE on_tiktok)::bigint AS on_tiktok,
+           count(creator_id) FILTER (WHERE on_youtube)::bigint AS on_youtube,
+           {sum}(n) FILTER (WHERE NOT on_youtube) AS tiktok_n, {sum}(views) FILTER (WHERE NOT on_youtube) AS tiktok_views,
+           {sum}(likes) FILTER (WHERE NOT on_youtube) AS tiktok_likes,
+           {sum}(cents) FILTER (WHERE NOT on_youtube) AS tiktok_cents,
+           {sum}(n) FILTER (WHERE NOT on_tiktok) AS youtube_n, {sum}(views) FILTER (WHERE NOT on_tiktok) AS youtube_views,
+           {sum}(likes) FILTER (WHERE NOT on_tiktok) AS youtube_likes,
+           {sum}(cents) FILTER (WHERE NOT on_tiktok) AS youtube_cents
+    FROM g GROUP BY hashtag
 ), p AS MATERIALIZED (
     SELECT s.hashtag, s.platform, s.n, CASE s.platform WHEN 'tiktok' THEN k.on_tiktok ELSE k.on_youtube END AS creators,
            s.views::numeric AS views, s.likes::numeric AS likes, s.cents * 0.01 AS impact
     FROM (
         SELECT hashtag, platform, {sum}(n)::bigint AS n, {sum}(views) AS views, {sum}(likes) AS likes, {sum}(cents) AS cents
         FROM (
-            SELECT hashtag, span AS platform, n, views, likes, cents FROM q WHERE span <> 'both'
+            SELECT hashtag, 'tiktok' AS platform, tiktok_n AS n, tiktok_views AS views, tiktok_likes AS likes,
+                   tiktok_cents AS cents
+            FROM k WHERE tiktok_n > 0  -- sum_checked over no rows is 0, sum() NULL
+            UNION ALL
+            SELECT hashtag, 'youtube', youtube_n, youtube_views, youtube_likes, youtube_cents
+            FROM k WHERE youtube_n > 0
             UNION ALL
             SELECT hashtag, platform, count(*)::bigint, {sum}(views_count), {sum}(likes_count), {sum}({cents})
             FROM video_hashtag_facts f
@@ -684,15 +693,13 @@ COMMUNITY_PLATFORM_TOTALS_FIND: LiteralString = """
 SELECT community_id, platform, a.xmin AS stored_xmin, coalesce(e.total_videos, 0) AS total_videos,
        coalesce(e.total_views, 0) AS total_views, coalesce(e.total_likes, 0) AS total_likes,
        coalesce(e.total_creators, 0) AS total_creators, coalesce(e.total_impact_score, 0) AS total_impact_score
-FROM (  -- creators counted from the (community, platform, creator) groups; sums taken per (community, platform)
-    SELECT community_id, platform, s.total_videos, s.total_views, s.total_likes, t.creators AS total_creators,
-           s.total_impact_score
-    FROM (SELECT community_id, platform, count(*)::bigint AS total_videos, sum(views_count)::numeric AS total_views,
-                 sum(likes_count)::numeric AS total_likes, sum(impact_score)::numeric AS total_impact_score
-          FROM community_video_memberships GROUP BY community_id, platform) s
-    JOIN (SELECT community_id, platform, count(creator_id)::bigint AS creators
-          FROM (SELECT DISTINCT community_id, platform, creator_id FROM community_video_memberships) g
-          GROUP BY community_id, platform) t USING (community_id, platform)
+FROM (  -- one grouping by (community, platform, creator), summed per (community, platform): its creators are its groups
+    SELECT community_id, platform, sum(n)::bigint AS total_videos, sum(views) AS total_views, sum(likes) AS total_likes,
+           count(creator_id)::bigint AS total_creators, sum(impact) AS total_impact_score
+    FROM (SELECT community_id, platform, creator_id, count(*)::bigint AS n, sum(views_count)::numeric AS views,
+                 sum(likes_count)::numeric AS likes, sum(impact_score)::numeric AS impact
+          FROM community_video_memberships GROUP BY community_id, platform, creator_id) g
+    GROUP BY community_id, platform
 ) e
 FULL JOIN community_platform_totals a USING (community_id, platform)
 WHERE (a.total_videos, a.total_views, a.total_likes, a.total_creators, a.total_impact_score)
@@ -722,8 +729,14 @@ HASHTAG_TOTALS_RECHECK = _recheck(
 # copies and community videos have no recheck: their writes compare each found row with the base tables again.
 REPAIR_STEPS: Sequence[RepairStep] = (
     _fact_copy_step("hashtag_and_sound_fact_copies", ["video_hashtag_facts", "video_sound_facts"]),
+    # memberships follow the hashtags: they may run while the videos are rescored (a membership it adds copies the
+    # score of the moment; the copies' step after it, which waits for the scores, puts any rescored one right)
     RepairStep(
-        "community_video_memberships", "communities", COMMUNITY_VIDEO_MEMBERSHIPS, COMMUNITY_VIDEO_MEMBERSHIPS_FIND
+        "community_video_memberships",
+        "communities",
+        COMMUNITY_VIDEO_MEMBERSHIPS,
+        COMMUNITY_VIDEO_MEMBERSHIPS_FIND,
+        reads_scores=False,
     ),
     _fact_copy_step("community_fact_copies", ["community_video_memberships"]),
     RepairStep("creators", "creators", CREATORS, CREATORS_FIND, CREATORS_RECHECK),
@@ -781,14 +794,16 @@ REPAIR_STEPS: Sequence[RepairStep] = (
 )
 
 
-# Reconcile may run the steps in two lanes, each on its own connection (reelrank.services.reconcile): the hashtag and
-# sound facts' copies, the creators, the sounds, the (sound, creator) pairs and the hashtags step — the longest, which
-# reads only the hashtag facts' copies — in the side lane; every community step, in REPAIR_STEPS order, in the main
-# one (about 9-10 s each at a million videos, README benchmarks). No step of one lane writes what a step of the other
-# reads: the main lane reads the hashtag facts' keys (hashtag, video_id), never their copies, and none of its steps
-# reads the sound or hashtag tables or creators_hot; the creators step reads only videos_hot (rescored before both
-# lanes start) and creators_hot. Both lanes take ingest's 64 locks in the same order to write, so they never deadlock;
-# one waits for the other's write at most.
+# Reconcile may run the steps in two lanes, each on its own connection (reelrank.services.reconcile): the videos'
+# rescoring, then the hashtag and sound facts' copies, the creators, the sounds, the (sound, creator) pairs and the
+# hashtags step — the longest, which reads only the hashtag facts' copies — in the side lane; every community step, in
+# REPAIR_STEPS order, in the main one, which starts at once with the memberships (they read no score) and waits for
+# the rescoring before its next step (about 8 s each at a million videos, README benchmarks). No step of one lane
+# writes what a step of the other reads: the main lane reads the hashtag facts' keys (hashtag, video_id), never their
+# copies, and none of its steps reads the sound or hashtag tables or creators_hot; the creators step reads only
+# videos_hot and creators_hot. Both lanes take ingest's 64 locks in the same order to write, so they never deadlock;
+# one waits for the other's write at most (the rescoring takes none: it locks the videos it rescores, then their
+# copies, and a membership the main lane deletes or adds makes it wait at most).
 SIDE_LANE: frozenset[str] = frozenset(
     {"hashtag_and_sound_fact_copies", "creators", "sounds", "sound_creator_counts", "hashtags"}
 )

@@ -5,7 +5,8 @@
 2. Every derived row — the fact tables' copied sort keys, community memberships, (hashtag, creator) counts, and the
    totals of creators, sounds, hashtags, communities and their per-platform rows — is recomputed by one set-based
    statement per table that writes only rows that differ (``reelrank.db.aggregate_repair``); given a second
-   connection, the side lane's steps (``aggregate_repair.SIDE_LANE``) run on it beside the others.
+   connection, step 1 and the side lane's steps (``aggregate_repair.SIDE_LANE``) run on it beside the others, which
+   start with the community memberships (they read no score) while the videos are rescored.
 3. Every materialized view of the schema is refreshed (CONCURRENTLY when it has a unique index): views other issues
    add are picked up without a code change. Then the hashtags' trend scores (``reelrank.services.trends``).
 4. Snapshot partitions past the retention are dropped and the coming months' are created.
@@ -15,6 +16,8 @@ After a run ``aggregate_drift`` is empty, and a second run reports zeros.
 
 from __future__ import annotations
 
+import itertools
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -106,13 +109,16 @@ def repair_aggregates(
     statement_timeout_ms: int = aggregate_repair.DEFAULT_REPAIR_STATEMENT_TIMEOUT_MS,
     write_batch_rows: int = aggregate_repair.DEFAULT_REPAIR_WRITE_BATCH_ROWS,
     open_connection: Callable[[], psycopg.Connection[Any]] | None = None,
+    rescore: Callable[[psycopg.Connection[Any]], object] | None = None,
 ) -> AggregatesRepaired:
     """Run every set-based repair step (``aggregate_repair.run_step``: ingest is held off only by a step that has
-    drift); rows written per family.
+    drift); rows written per family. ``rescore`` (the videos' scores, on the connection given) runs before every step
+    that reads a score.
 
-    With ``open_connection``, the hashtag facts' copies, the creators and the hashtags step (``aggregate_repair.
-    SIDE_LANE``) run on a connection of their own, in a thread, beside the other steps: the database works on two steps
-    at once.
+    With ``open_connection``, the side lane's steps (``aggregate_repair.SIDE_LANE``: the hashtag and sound facts'
+    copies, the sounds and the hashtags) run on a connection of their own, in a thread, beside the other steps: the
+    database works on two steps at once. ``rescore`` then runs first in the side lane, while the main lane runs its
+    steps that read no score (``RepairStep.reads_scores``); its next step waits for the scores.
     """
 
     # two lanes keep both cores busy: the steps then run without parallel workers (aggregate_repair._set_step_locals)
@@ -142,17 +148,32 @@ def repair_aggregates(
         return counts
 
     if open_connection is None:
+        if rescore is not None:
+            rescore(conn)
         return AggregatesRepaired(**run_lane(conn, aggregate_repair.REPAIR_STEPS))
     side_steps = [s for s in aggregate_repair.REPAIR_STEPS if s.name in aggregate_repair.SIDE_LANE]
     main_steps = [s for s in aggregate_repair.REPAIR_STEPS if s.name not in aggregate_repair.SIDE_LANE]
+    scored = threading.Event()  # set once the side lane has rescored the videos, or has failed before
+    rescored: list[bool] = []
 
     def side_lane() -> Counter[str]:
-        with open_connection() as side:
-            return run_lane(side, side_steps)
+        try:
+            with open_connection() as side:
+                if rescore is not None:
+                    rescore(side)
+                rescored.append(True)
+                scored.set()
+                return run_lane(side, side_steps)
+        finally:
+            scored.set()
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-side-lane") as pool:
         side = pool.submit(side_lane)
-        counts = run_lane(conn, main_steps)
+        unscored = list(itertools.takewhile(lambda s: not s.reads_scores, main_steps))
+        counts = run_lane(conn, unscored)
+        scored.wait()
+        if rescored:  # else the side lane failed before: its error is raised below
+            counts.update(run_lane(conn, main_steps[len(unscored) :]))
         counts.update(side.result())  # update, not +=: families that wrote 0 stay; re-raises the lane's error
     return AggregatesRepaired(**counts)
 
@@ -206,7 +227,12 @@ def reconcile(
     """
     started = time.perf_counter()
     lock_timeout = settings.reconcile_lock_timeout_ms
-    videos = repair_video_scores(conn, lock_timeout_ms=lock_timeout)
+    videos = 0
+
+    def rescore(c: psycopg.Connection[Any]) -> None:
+        nonlocal videos
+        videos = repair_video_scores(c, lock_timeout_ms=lock_timeout)
+
     aggregates = repair_aggregates(
         conn,
         lock_timeout_ms=lock_timeout,
@@ -214,6 +240,7 @@ def reconcile(
         statement_timeout_ms=settings.repair_statement_timeout_ms,
         write_batch_rows=settings.repair_write_batch_rows,
         open_connection=open_connection,
+        rescore=rescore,
     )
     views, failed_views = refresh_derived_views(conn)
     trends = refresh_hashtag_trends(conn, lock_timeout_ms=lock_timeout)
