@@ -795,18 +795,17 @@ REPAIR_STEPS: Sequence[RepairStep] = (
 
 
 # Reconcile may run the steps in two lanes, each on its own connection (reelrank.services.reconcile): the videos'
-# rescoring, then the hashtag and sound facts' copies, the creators, the sounds, the (sound, creator) pairs and the
-# hashtags step — the longest, which reads only the hashtag facts' copies — in the side lane; every community step, in
-# REPAIR_STEPS order, in the main one, which starts at once with the memberships (they read no score) and waits for
-# the rescoring before its next step (about 8 s each at a million videos, README benchmarks). No step of one lane
+# rescoring, then the hashtag and sound facts' copies, the sounds, the (sound, creator) pairs and the hashtags step —
+# the longest (3.8-6.4 s beside the other lane), which reads only the hashtag facts' copies — in the side lane; the
+# creators and every community step, in REPAIR_STEPS order, in the main one, which starts at once with the memberships
+# (they read no score) and waits for the rescoring before its next step (8-10 s each at a million videos, README
+# benchmarks). No step of one lane
 # writes what a step of the other reads: the main lane reads the hashtag facts' keys (hashtag, video_id), never their
 # copies, and none of its steps reads the sound or hashtag tables or creators_hot; the creators step reads only
 # videos_hot and creators_hot. Both lanes take ingest's 64 locks in the same order to write, so they never deadlock;
 # one waits for the other's write at most (the rescoring takes none: it locks the videos it rescores, then their
 # copies, and a membership the main lane deletes or adds makes it wait at most).
-SIDE_LANE: frozenset[str] = frozenset(
-    {"hashtag_and_sound_fact_copies", "creators", "sounds", "sound_creator_counts", "hashtags"}
-)
+SIDE_LANE: frozenset[str] = frozenset({"hashtag_and_sound_fact_copies", "sounds", "sound_creator_counts", "hashtags"})
 
 
 # What the backfill refreshes after rescoring: every total that sums impact. Fact copies were carried along by each
