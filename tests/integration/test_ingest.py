@@ -457,6 +457,65 @@ def test_concurrent_chunks_creating_the_same_new_memberships_count_each_once(db_
         )
 
 
+def test_a_sounds_last_used_at_counts_the_facts_of_a_chunk_it_waited_for(
+    db: psycopg.Connection[Any], db_url: str
+) -> None:
+    # Given a sound used by an old video (X) and the newest video (Y), and a snapshot in which Y leaves the sound while
+    # a video of another creator in the other stream (Z) joins it: the sound's last_used_at must end at Z's date
+    reset_catalogue(db)
+    x, y, z = VIDEO_IDS[5], VIDEO_IDS[3], VIDEO_IDS[4]
+    assert video_bucket(y) % 2 != video_bucket(z) % 2  # one chunk per stream
+
+    def record(video_id: str, handle: str, posted: int, sound: int | None) -> dict[str, Any]:
+        r = {"id": int(video_id), "username": handle, "view_count": 10, "like_count": 1, "create_time": posted}
+        return r | ({"music_id": sound} if sound else {})
+
+    sound = SOUNDS[1]
+    assert sound is not None
+    ingest_direct(db, [record(x, "ana", 1_700_000_000, sound), record(y, "ana", 1_750_000_000, sound)])
+    # When both streams' chunks have written their facts and wait for the sound's row, then go on one after the other
+    holder = psycopg.connect(db_url)
+    holder.execute("SELECT 1 FROM sounds_hot WHERE sound_id = %s FOR NO KEY UPDATE", (str(sound),))
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with psycopg.connect(db_url, autocommit=True) as conn:
+                ingest_direct(
+                    conn,
+                    [record(y, "ana", 1_750_000_000, None), record(z, "bo", 1_720_000_000, sound)],
+                    chunk_size=1,
+                    open_connection=lambda: psycopg.connect(db_url, autocommit=True),
+                    writers=2,
+                )
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    waiting = 0
+    for _ in range(600):
+        (waiting,) = db.execute(
+            "SELECT count(*) FROM pg_locks l JOIN pg_locks h ON h.locktype = l.locktype"
+            " AND h.transactionid IS NOT DISTINCT FROM l.transactionid AND h.granted"
+            " WHERE NOT l.granted AND h.pid = %s",
+            (holder.info.backend_pid,),
+        ).fetchone()
+        if waiting == 2 or not thread.is_alive():
+            break
+        threading.Event().wait(0.05)
+    holder.rollback()
+    holder.close()
+    thread.join(timeout=60)
+    # Then both chunks waited there, and last_used_at counts Z's fact, committed while the other chunk waited
+    assert errors == []
+    assert waiting == 2
+    assert db.execute("SELECT last_used_at FROM sounds_hot WHERE sound_id = %s", (str(sound),)).fetchone() == (
+        datetime.fromtimestamp(1_720_000_000, UTC),
+    )
+    assert_no_drift(db)
+
+
 def test_a_hidden_youtube_count_keeps_the_last_known_value(db: psycopg.Connection[Any]) -> None:
     # Given a YouTube video ingested with its likes and comments visible
     item = json.loads((SNAPSHOTS / "youtube_videos_list.json").read_text(encoding="utf-8"))["items"][0]

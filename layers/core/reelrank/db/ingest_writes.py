@@ -582,13 +582,19 @@ _FACT_AND_AGGREGATE_STEPS: tuple[str | sql.Composed, ...] = (
     WHERE c.creator_id = sc.creator_id AND sc.raw IS NOT NULL AND c.raw IS DISTINCT FROM sc.raw
       AND sc.creator_id IN (SELECT s.creator_id FROM stage_videos s JOIN fresh USING (video_id))
     """,
+    # The sounds are locked in a statement of their own: last_used_at is recomputed from the facts, which the
+    # UPDATE reads in its own snapshot. Taken after the locks, that snapshot holds every fact a chunk that locked the
+    # sound before has committed; taken before them (a lock in the UPDATE's own CTE), it missed the facts of the chunk
+    # it waited for, and kept a stale last_used_at (found by the hypothesis invariant with three writers).
+    """
+    SELECT 1 FROM sounds_hot s WHERE s.sound_id IN (SELECT k1 FROM contrib WHERE kind = 'sound')
+    ORDER BY s.sound_id FOR NO KEY UPDATE OF s
+    """,
     """
     WITH d AS (
         SELECT k1 AS sound_id, sum(sign) AS n, sum(sign * views_count) AS views, sum(sign * likes_count) AS likes,
                sum(sign * impact_score) AS impact
         FROM contrib WHERE kind = 'sound' GROUP BY k1
-    ), locked AS (
-        SELECT s.sound_id FROM sounds_hot s JOIN d USING (sound_id) ORDER BY s.sound_id FOR NO KEY UPDATE OF s
     )
     UPDATE sounds_hot s SET
         videos_count = s.videos_count + d.n, views_total = s.views_total + d.views,
@@ -597,7 +603,7 @@ _FACT_AND_AGGREGATE_STEPS: tuple[str | sql.Composed, ...] = (
         sound_title = coalesce(m.title, s.sound_title), sound_author = coalesce(m.author, s.sound_author),
         original = coalesce(m.original, s.original), cover_url = coalesce(m.cover_url, s.cover_url),
         play_url = coalesce(m.play_url, s.play_url), updated_at = now()
-    FROM d JOIN locked USING (sound_id) LEFT JOIN fresh_sounds m USING (sound_id)
+    FROM d LEFT JOIN fresh_sounds m USING (sound_id)
     WHERE s.sound_id = d.sound_id
     """,
     """
