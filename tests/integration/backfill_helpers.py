@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -85,3 +86,17 @@ def add_weights(conn: psycopg.Connection[Any], *, comments: str = "50", views: s
         {"views": Decimal(views), "likes": "0.002", "comments": Decimal(comments), "shares": "0.5", "saves": "0.2"},
     )
     return response.version
+
+
+def wait_for_lock_waiters(conn: psycopg.Connection[Any], count: int, *, seconds: float = 30) -> int:
+    """Wait until ``count`` other sessions of this database wait for a lock (or ``seconds`` pass); returns how many
+    waited at the last look."""
+    deadline = time.monotonic() + seconds
+    while True:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        ).fetchone()
+        waiting = int(row[0]) if row else 0
+        if waiting >= count or time.monotonic() > deadline:
+            return waiting
+        time.sleep(0.02)

@@ -4,6 +4,8 @@ the clock continue, killed runs resume from their checkpoint, and continuations 
 from __future__ import annotations
 
 import json
+import threading
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -25,7 +27,15 @@ from reelrank.services.backfill import (
     start_backfill,
 )
 from reelrank.settings import BackfillSettings
-from tests.integration.backfill_helpers import add_weights, build_catalogue, drift, stale_or_wrong_videos
+from tests.integration.backfill_helpers import (
+    add_weights,
+    build_catalogue,
+    catalogue_records,
+    drift,
+    ingest_records,
+    stale_or_wrong_videos,
+    wait_for_lock_waiters,
+)
 
 SMALL_BATCHES = BackfillSettings(BACKFILL_BATCH_SIZE=7, BACKFILL_TIME_MARGIN_MS=1000)
 
@@ -244,6 +254,58 @@ def test_weights_changed_mid_run_restart_the_scan_with_the_new_version(db_url: s
         # Then it finished on the newest version: no stale row, exact aggregates
         assert response.status == "completed"
         assert response.weights_version == changed[0]
+        assert stale_or_wrong_videos(conn) == 0
+        assert drift(conn) == []
+
+
+def test_a_batch_that_waited_for_an_ingest_chunk_carries_its_scores_to_the_facts_the_chunk_added(db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        build_catalogue(conn, n=20)
+        add_weights(conn)
+        video, handle, tags = conn.execute(
+            "SELECT v.video_id, v.creator_id, array_agg(f.hashtag) FILTER (WHERE f.hashtag IS NOT NULL)"
+            " FROM videos_hot v LEFT JOIN video_hashtag_facts f USING (video_id)"
+            " GROUP BY 1, 2 ORDER BY 1 LIMIT 1"
+        ).fetchone()  # type: ignore[misc]
+        new_tag = next(t for t in ("fyp", "edit", "anime", "cars", "music") if t not in (tags or []))
+        record = next(r for r in catalogue_records(20) if str(r["id"]) == video)
+        # Given an ingest chunk re-scraping a video with the same counts and one more hashtag (so it keeps its stale
+        # score and copies it to the new fact), held at the hashtag's row after it wrote the video and its facts
+        holder = psycopg.connect(db_url)
+        holder.execute("SELECT 1 FROM hashtags_hot WHERE hashtag = %s FOR NO KEY UPDATE", (new_tag,))
+        errors: list[BaseException] = []
+
+        def run(work: Any) -> None:
+            try:
+                with psycopg.connect(db_url, autocommit=True) as own:
+                    work(own)
+            except BaseException as exc:
+                errors.append(exc)
+
+        rescrape = {**record, "username": handle, "hashtag_names": [*(tags or []), new_tag]}
+        chunk = threading.Thread(
+            target=run,
+            args=(lambda c: ingest_records(c, [rescrape], observed_at=datetime(2026, 11, 1, tzinfo=UTC)),),
+        )
+        chunk.start()
+        assert wait_for_lock_waiters(conn, 1) == 1
+        # When a backfill runs meanwhile: its first batch waits for the chunk's video, which then commits
+        backfill = threading.Thread(
+            target=run, args=(lambda c: backfill_impact(c, BackfillRequest(), settings=SMALL_BATCHES),)
+        )
+        backfill.start()
+        assert wait_for_lock_waiters(conn, 2) == 2
+        holder.rollback()
+        holder.close()
+        chunk.join(timeout=60)
+        backfill.join(timeout=60)
+        # Then the new fact carries the video's new score like the others, and every aggregate is exact
+        assert errors == []
+        assert conn.execute(
+            "SELECT count(*) FROM video_hashtag_facts f JOIN videos_hot v USING (video_id)"
+            " WHERE f.video_id = %s AND f.hashtag = %s AND f.impact_score = v.impact_score",
+            (video, new_tag),
+        ).fetchone() == (1,)
         assert stale_or_wrong_videos(conn) == 0
         assert drift(conn) == []
 

@@ -58,39 +58,44 @@ def _weight_params(version: int, weights: ImpactWeightValues) -> dict[str, Any]:
     }
 
 
-# The videos a batch rescored carry their new score to the copies in the fact tables in the same statement: the
-# UPDATE holds those videos' row locks, which every ingest chunk takes before it touches a video's facts, so the
-# copies can never be overwritten with an older score (PERF_NOTES: the copies make nested lists index-ordered).
-# `= ANY (ARRAY(SELECT …))` gives the planner an index condition on video_id: joined to the CTE alone it cannot
-# size it and scans the whole fact table for every batch.
-_CARRY_TO_FACTS = sql.SQL(
-    """, hashtag_facts AS (
-    UPDATE video_hashtag_facts f SET impact_score = c.impact_score FROM changed c
-    WHERE f.video_id = ANY (ARRAY(SELECT video_id FROM changed)) AND f.video_id = c.video_id
+# The videos a batch rescored carry their new score to the copies in the fact tables, in a second statement of the
+# same transaction: the UPDATE holds those videos' row locks, which every ingest chunk takes before it touches a
+# video's facts, so the copies can never be overwritten with an older score (PERF_NOTES: the copies make nested lists
+# index-ordered). Not in the UPDATE's own statement: its snapshot is taken before it waits for a video that an ingest
+# chunk holds, so it would miss the facts and memberships that chunk added (they would keep the old score).
+_CARRY_TO_FACTS = """
+WITH c AS (
+    SELECT * FROM unnest(%(ids)s::text[], %(scores)s::numeric[]) AS c (video_id, impact_score)
+), hashtag_facts AS (
+    UPDATE video_hashtag_facts f SET impact_score = c.impact_score FROM c
+    WHERE f.video_id = ANY (%(ids)s::text[]) AND f.video_id = c.video_id
       AND f.impact_score IS DISTINCT FROM c.impact_score
 ), sound_facts AS (
-    UPDATE video_sound_facts f SET impact_score = c.impact_score FROM changed c
-    WHERE f.video_id = ANY (ARRAY(SELECT video_id FROM changed)) AND f.video_id = c.video_id
-      AND f.impact_score IS DISTINCT FROM c.impact_score
-), memberships AS (
-    UPDATE community_video_memberships f SET impact_score = c.impact_score FROM changed c
-    WHERE f.video_id = ANY (ARRAY(SELECT video_id FROM changed)) AND f.video_id = c.video_id
+    UPDATE video_sound_facts f SET impact_score = c.impact_score FROM c
+    WHERE f.video_id = ANY (%(ids)s::text[]) AND f.video_id = c.video_id
       AND f.impact_score IS DISTINCT FROM c.impact_score
 )
-SELECT count(*) FROM changed"""
-)
+UPDATE community_video_memberships f SET impact_score = c.impact_score FROM c
+WHERE f.video_id = ANY (%(ids)s::text[]) AND f.video_id = c.video_id
+  AND f.impact_score IS DISTINCT FROM c.impact_score
+"""
 
 
 def _rescore(conn: psycopg.Connection[Any], where: sql.Composable, params: dict[str, Any]) -> int:
-    cur = conn.execute(
-        sql.SQL(
-            "WITH changed AS (UPDATE videos_hot SET impact_score = {formula}, impact_version = %(version)s,"
-            " impact_updated_at = now() WHERE {where} RETURNING video_id, impact_score){carry}"
-        ).format(formula=_FORMULA, where=where, carry=_CARRY_TO_FACTS),
-        params,
-    )
-    row = cur.fetchone()
-    return int(row[0]) if row else 0
+    """Rescore the videos ``where`` selects, then carry their new scores to the fact tables' copies, both in one
+    transaction (a savepoint inside the caller's); returns how many video rows were written."""
+    with conn.transaction():
+        changed = conn.execute(
+            sql.SQL(
+                "UPDATE videos_hot SET impact_score = {formula}, impact_version = %(version)s,"
+                " impact_updated_at = now() WHERE {where} RETURNING video_id, impact_score"
+            ).format(formula=_FORMULA, where=where),
+            params,
+        ).fetchall()
+        if changed:
+            ids, scores = zip(*changed, strict=True)
+            conn.execute(_CARRY_TO_FACTS, {"ids": list(ids), "scores": list(scores)})
+    return len(changed)
 
 
 def rescore_range(
