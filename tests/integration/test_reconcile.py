@@ -29,6 +29,7 @@ from tests.integration.backfill_helpers import (
     drift,
     ingest_records,
     stale_or_wrong_videos,
+    wait_for_lock_waiters,
 )
 
 SETTINGS = ReconcileSettings()
@@ -443,6 +444,43 @@ def test_a_found_row_a_chunk_writes_between_the_find_and_its_batch_is_found_agai
         " FROM creators_hot WHERE creator_id = %(c)s",
         {"c": creator},
     ).fetchone() == (True,)
+
+
+def test_fact_copies_written_after_a_concurrent_rescore_carry_its_score_not_the_one_before(db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        build_catalogue(conn, n=20)
+        (video,) = conn.execute("SELECT min(video_id) FROM video_hashtag_facts").fetchone()  # type: ignore[misc]
+        # Given a video whose hashtag facts' copied views drifted, and new weights
+        conn.execute("UPDATE video_hashtag_facts SET views_count = views_count + 1 WHERE video_id = %s", (video,))
+        add_weights(conn)
+        weights = fetch_active_weights(conn)
+        # And a rescore of it (a backfill batch) that has written the video and its copies, not yet committed
+        rescore = psycopg.connect(db_url)
+        rescore.execute("SELECT 1")  # its transaction is open
+        assert impact_rescore.rescore_keys(rescore, [video], weights.version, weights.weights) == 1
+        copies = next(s for s in aggregate_repair.REPAIR_STEPS if s.name == "hashtag_and_sound_fact_copies")
+        written: list[int] = []
+
+        def repair_copies() -> None:
+            with psycopg.connect(db_url, autocommit=True) as own:
+                written.append(aggregate_repair.run_step(own, copies, lock_timeout_ms=30_000))
+
+        repair = threading.Thread(target=repair_copies)
+        # When the fact copies' step finds the video and waits for the rescore to write, which then commits
+        repair.start()
+        assert wait_for_lock_waiters(conn, 1) == 1
+        rescore.commit()
+        rescore.close()
+        repair.join(timeout=60)
+        # Then the copies hold the video's views and its new score
+        assert written
+        assert written[0] > 0
+        assert conn.execute(
+            "SELECT count(*) FROM video_hashtag_facts f JOIN videos_hot v USING (video_id)"
+            " WHERE f.video_id = %s AND (f.views_count, f.impact_score) IS DISTINCT FROM (v.views_count, v.impact_score)",
+            (video,),
+        ).fetchone() == (0,)
+        assert stale_or_wrong_videos(conn) == 19  # only this video was rescored
 
 
 def test_totals_beyond_a_bigint_are_found_and_repaired_exactly(db: psycopg.Connection[Any]) -> None:

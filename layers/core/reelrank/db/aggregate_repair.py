@@ -111,6 +111,9 @@ class RepairStep:
     planner: tuple[tuple[str, str], ...] = ()
     # whether the step reads a video's Impact (its own or a copy): reconcile rescores the videos before such a step
     reads_scores: bool = True
+    # run before ``statement``, on its own: the rows it locks are read by the write in a snapshot taken after the locks
+    # (a lock waited for inside the write's own statement leaves the write reading what was there before the wait)
+    lock: LiteralString | None = None
 
     def run(
         self,
@@ -141,7 +144,9 @@ class RepairStep:
         return self.write(conn)
 
     def write(self, conn: psycopg.Connection[Any]) -> int:
-        """Run ``statement`` on ``repair_found``; returns the rows written."""
+        """Run ``lock``, then ``statement`` on ``repair_found``; returns the rows written."""
+        if self.lock is not None:
+            conn.execute(self.lock)
         cur = conn.execute(self.statement)
         if cur.description is None:  # a plain UPDATE: its row count
             return max(cur.rowcount, 0)
@@ -345,7 +350,9 @@ def _fact_copy_step(name: str, tables: Sequence[str]) -> RepairStep:
     """The repair step of the copies in ``tables``: their rows are appended and probe one hash of videos_hot (one
     UPDATE … FROM join per table would build that hash once per table); the videos found are then rewritten through
     the tables' primary keys, which all lead with video_id. The write compares each row with its video again, under
-    ingest's locks: no recheck."""
+    ingest's locks: no recheck. The videos found are share-locked first, in key order, by a statement of their own: a
+    rescore (a backfill batch, another reconcile) holds ingest's locks in no bucket, and a write that waited for its
+    copies inside its own statement would copy back the score from before it."""
 
     def copied(alias: str, columns: Sequence[str]) -> sql.Composed:
         return sql.SQL(", ").join(sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(c)) for c in columns)
@@ -384,7 +391,8 @@ def _fact_copy_step(name: str, tables: Sequence[str]) -> RepairStep:
             sql.SQL("(SELECT count(*) FROM {})").format(sql.Identifier(f"copies_{i}")) for i in range(len(tables))
         ),
     )
-    return RepairStep(name, "video_facts", write.as_string(), find.as_string())
+    lock = "SELECT 1 FROM videos_hot WHERE video_id IN (SELECT video_id FROM repair_found) ORDER BY video_id FOR SHARE"
+    return RepairStep(name, "video_facts", write.as_string(), find.as_string(), lock=lock)
 
 
 # ---------------------------------------------------------------------------------------------- memberships
