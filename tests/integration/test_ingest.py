@@ -21,6 +21,7 @@ from reelrank.models.ingest import DirectRecordsEvent
 from reelrank.services.ingest import hash_decompressed, ingest_records, ingest_snapshot
 from reelrank.services.snapshot_reader import read_records, read_snapshot, records_content_hash
 from tests.conftest import FIXTURES
+from tests.integration.backfill_helpers import wait_for_lock_waiters
 
 SNAPSHOTS = FIXTURES / "snapshots"
 
@@ -493,17 +494,7 @@ def test_a_sounds_last_used_at_counts_the_facts_of_a_chunk_it_waited_for(
 
     thread = threading.Thread(target=run)
     thread.start()
-    waiting = 0
-    for _ in range(600):
-        (waiting,) = db.execute(
-            "SELECT count(*) FROM pg_locks l JOIN pg_locks h ON h.locktype = l.locktype"
-            " AND h.transactionid IS NOT DISTINCT FROM l.transactionid AND h.granted"
-            " WHERE NOT l.granted AND h.pid = %s",
-            (holder.info.backend_pid,),
-        ).fetchone()
-        if waiting == 2 or not thread.is_alive():
-            break
-        threading.Event().wait(0.05)
+    waiting = wait_for_lock_waiters(db, 2)
     holder.rollback()
     holder.close()
     thread.join(timeout=60)
