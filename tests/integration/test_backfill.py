@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from reelrank.db.aggregate_repair import TOTALS_STEPS
+from reelrank.db.backfill_jobs import JOB_LOCK_CLASS
 from reelrank.errors import BackfillJobNotFoundError
 from reelrank.models.backfill import BackfillContinuationRecord, BackfillRequest
 from reelrank.services.backfill import (
@@ -316,7 +317,7 @@ def test_a_job_another_invocation_holds_is_left_alone(db_url: str) -> None:
         add_weights(conn)
         job = start_backfill(conn, "stale")
         # Given another session working on the job (holding its lock)
-        other.execute("SELECT pg_advisory_lock(%s, %s)", (0x7EE2, job.job_id))
+        other.execute("SELECT pg_advisory_lock(%s, %s)", (JOB_LOCK_CLASS, job.job_id))
         # When an invocation is asked to continue it
         response = backfill_impact(conn, BackfillRequest(job_id=job.job_id), settings=SMALL_BATCHES)
         # Then it did nothing and reported the job as it is

@@ -21,6 +21,7 @@ from hypothesis import settings as settings_
 from hypothesis import strategies as st
 
 from reelrank.db.ingest_writes import MetricObservation, write_metrics
+from reelrank.db.tracking import TRACKING_LOCK_CLASS
 from reelrank.models.view_tracking import ViewTrackingEvent
 from reelrank.services.ingest import ingest_snapshot
 from reelrank.services.snapshot_reader import read_records, records_content_hash
@@ -405,7 +406,7 @@ def test_a_second_run_at_the_same_time_stops_as_already_running(
 ) -> None:
     seed(db, 1)
     with psycopg.connect(db_url, autocommit=True) as holder:
-        holder.execute("SELECT pg_advisory_lock(%s, 0)", (0x7EE2,))
+        holder.execute("SELECT pg_advisory_lock(%s, 0)", (TRACKING_LOCK_CLASS,))
         job = run(db, yt)
     assert (job.status, job.stopped_reason, yt.stats.calls) == ("stopped", "already_running", 0)
 

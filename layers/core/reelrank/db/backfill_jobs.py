@@ -10,8 +10,8 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
-# Advisory lock class of backfill jobs (ingest's video buckets use 0x7EE1).
-JOB_LOCK_CLASS = 0x7EE2
+# Advisory lock class of backfill jobs (ingest's video buckets use 0x7EE1, the tracking run 0x7EE2).
+JOB_LOCK_CLASS = 0x7EE3
 
 
 @dataclass(frozen=True, slots=True)
