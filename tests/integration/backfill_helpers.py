@@ -1,4 +1,5 @@
-"""Helpers shared by the backfill, reconcile and weights tests: a small mixed catalogue and invariant checks."""
+"""Helpers shared by the backfill, reconcile, weights and ingest tests: a small mixed catalogue, invariant checks,
+and a wait for sessions blocked on a lock."""
 
 from __future__ import annotations
 
