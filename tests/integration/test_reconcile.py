@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, LiteralString
@@ -284,7 +285,7 @@ def test_a_step_without_drift_takes_no_ingest_lock_and_a_drifted_one_still_does(
         # Then each completes without waiting for the chunk, writing nothing (each finds, lock-free, that it has
         # nothing to write)
         steps = aggregate_repair.REPAIR_STEPS
-        written = {s.name: aggregate_repair.run_step(db, s, lock_timeout_ms=200) for s in steps}
+        written = {s.name: aggregate_repair.run_step(db, s, lock_timeout_ms=200).total() for s in steps}
         assert written == {s.name: 0 for s in steps}
         # while a step that finds drift holds ingest off, and so times out behind the chunk
         db.execute("UPDATE creators_hot SET videos_count = videos_count + 1 WHERE creator_id = 'ana'")
@@ -293,11 +294,12 @@ def test_a_step_without_drift_takes_no_ingest_lock_and_a_drifted_one_still_does(
             aggregate_repair.run_step(db, creators, lock_timeout_ms=200)
         ingest.rollback()  # the chunk ends
     # Once the chunk is done the drifted step repairs its row
-    assert aggregate_repair.run_step(db, creators, lock_timeout_ms=200) == 1
+    assert aggregate_repair.run_step(db, creators, lock_timeout_ms=200) == {"creators": 1}
     assert drift(db) == []
 
 
-# (step, a stored row and one of its videos, the drift of that row): steps whose find is trusted through xmin
+# (step, a stored row and one of its videos, the drift of that row): steps whose find is trusted through xmin; the
+# community totals' step, through each of its three tables
 FOUND_AGAIN_CASES = [
     (
         "creators",
@@ -310,21 +312,32 @@ FOUND_AGAIN_CASES = [
         "UPDATE sounds_hot SET views_total = views_total + 1 WHERE sound_id = %s",
     ),
     (
-        "communities",
+        "community_totals",
         "SELECT community_id, video_id FROM community_video_memberships ORDER BY video_id LIMIT 1",
         "UPDATE communities SET total_views = total_views + 1 WHERE id = %s",
     ),
     (
-        "community_platform_totals",
+        "community_totals",
         "SELECT community_id, video_id FROM community_video_memberships WHERE platform = 'tiktok'"
         " ORDER BY video_id LIMIT 1",
         "UPDATE community_platform_totals SET total_views = total_views + 1 WHERE community_id = %s"
         " AND platform = 'tiktok'",
     ),
+    (
+        "community_totals",
+        "SELECT community_id || '/' || creator_id, video_id FROM community_video_memberships"
+        " WHERE creator_id IS NOT NULL ORDER BY video_id LIMIT 1",
+        "UPDATE community_creator_memberships SET total_views = total_views + 1"
+        " WHERE community_id || '/' || creator_id = %s",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("step_name", "pick", "drift_row"), FOUND_AGAIN_CASES, ids=[c[0] for c in FOUND_AGAIN_CASES])
+@pytest.mark.parametrize(
+    ("step_name", "pick", "drift_row"),
+    FOUND_AGAIN_CASES,
+    ids=["creators", "sounds", "communities", "community_platform_totals", "community_creator_memberships"],
+)
 def test_a_found_row_a_chunk_writes_before_the_locks_are_taken_is_found_again_under_them(
     db_url: str, db: psycopg.Connection[Any], step_name: str, pick: LiteralString, drift_row: LiteralString
 ) -> None:
@@ -340,7 +353,7 @@ def test_a_found_row_a_chunk_writes_before_the_locks_are_taken_is_found_again_un
     def step() -> None:
         try:
             with psycopg.connect(db_url, autocommit=True) as conn:
-                written.append(aggregate_repair.run_step(conn, repair, lock_timeout_ms=30_000))
+                written.append(aggregate_repair.run_step(conn, repair, lock_timeout_ms=30_000).total())
         except BaseException as exc:
             errors.append(exc)
 
@@ -397,7 +410,7 @@ def test_many_rows_found_are_written_in_batches_each_holding_ingest_off_alone(
     # When the step runs with batches of 4 rows
     written = aggregate_repair.run_step(db, hashtags, lock_timeout_ms=1000, write_batch_rows=4)
     # Then it wrote every row found, in one transaction (holding ingest off) per batch, and left no table behind
-    assert written == found
+    assert written == {"hashtags": found}
     assert len(holds) == -(-found // 4)
     assert db.execute("SELECT to_regclass('pg_temp.repair_pending')").fetchone() == (None,)
     # And the other steps, batched too, leave every aggregate equal to its recomputation
@@ -437,7 +450,7 @@ def test_a_found_row_a_chunk_writes_between_the_find_and_its_batch_is_found_agai
     written = aggregate_repair.run_step(db, creators, lock_timeout_ms=1000, write_batch_rows=2)
     # Then the creator the chunk wrote was left out of its batch and found again: its total has the chunk's views
     assert chunks == [1]
-    assert written == creators_found[0]
+    assert written == {"creators": creators_found[0]}
     assert drift(db) == []
     assert db.execute(
         "SELECT total_play_count = (SELECT sum(views_count) FROM videos_hot WHERE creator_id = %(c)s)"
@@ -463,7 +476,7 @@ def test_fact_copies_written_after_a_concurrent_rescore_carry_its_score_not_the_
 
         def repair_copies() -> None:
             with psycopg.connect(db_url, autocommit=True) as own:
-                written.append(aggregate_repair.run_step(own, copies, lock_timeout_ms=30_000))
+                written.append(aggregate_repair.run_step(own, copies, lock_timeout_ms=30_000).total())
 
         repair = threading.Thread(target=repair_copies)
         # When the fact copies' step finds the video and waits for the rescore to write, which then commits
@@ -484,14 +497,16 @@ def test_fact_copies_written_after_a_concurrent_rescore_carry_its_score_not_the_
 
 
 def test_totals_beyond_a_bigint_are_found_and_repaired_exactly(db: psycopg.Connection[Any]) -> None:
-    # Given a creator and a hashtag whose two videos have 2^62 views each (their totals exceed a bigint), drifted
+    # Given a creator, a hashtag and a community whose two videos have 2^62 views each (their totals exceed a bigint),
+    # drifted
     build_catalogue(db)
     records = catalogue_records(2, seed=7, first_id=7_700_000_000_000_000_000)
     for record in records:
-        record.update(username="overflowing", view_count=2**62, hashtag_names=["huge"])
+        record.update(username="overflowing", view_count=2**62, hashtag_names=["huge", "anime"])  # #anime: editors
     ingest_records(db, records)
     db.execute("UPDATE creators_hot SET videos_count = videos_count + 1 WHERE creator_id = 'overflowing'")
     db.execute("UPDATE hashtag_creator_counts SET total_likes = total_likes + 1 WHERE hashtag = 'huge'")
+    db.execute("UPDATE communities SET total_likes = total_likes + 1 WHERE slug = 'editors'")
     # (the bigint sums the finds use first cannot hold them)
     with pytest.raises(psycopg.errors.NumericValueOutOfRange):
         db.execute("SELECT sum_checked(views_count) FROM videos_hot WHERE creator_id = 'overflowing'")
@@ -500,6 +515,8 @@ def test_totals_beyond_a_bigint_are_found_and_repaired_exactly(db: psycopg.Conne
     # Then it repaired both rows with their exact totals, and nothing else
     assert report.aggregates_repaired.creators == 1
     assert report.aggregates_repaired.hashtags == 1
+    assert report.aggregates_repaired.communities == 1
+    assert report.aggregates_repaired.community_creators == 0
     assert db.execute(
         "SELECT videos_count, total_play_count FROM creators_hot WHERE creator_id = 'overflowing'"
     ).fetchone() == (2, 2**63)
@@ -523,7 +540,7 @@ def test_a_step_runs_under_the_repair_statement_timeout_not_the_sessions(db: psy
         db, creators, lock_timeout_ms=1000, statement_timeout_ms=720_000, then=checkpoint
     )
     # Then its statements ran under that timeout, and the session's came back after it
-    assert written == 1
+    assert written == {"creators": 1}
     assert seen == ["12min"]
     assert db.execute("SHOW statement_timeout").fetchone() == ("1min",)
     # and the settings carry it from the environment
@@ -567,6 +584,62 @@ def test_hashtag_groups_spanning_both_platforms_are_split_exactly(db: psycopg.Co
         "SELECT count(*) FROM video_hashtag_facts WHERE hashtag = 'fyp' AND creator_id = 'ana'"
     ).fetchone()
     assert pair == expected_pair
+    # And a second run finds nothing
+    assert_clean_report(run(db))
+
+
+def test_community_groups_spanning_both_platforms_are_split_exactly(db: psycopg.Connection[Any]) -> None:
+    # Given a creator with videos on both platforms under a hashtag two communities link, a channel with a YouTube
+    # video only, and creator-less videos on both platforms, written behind the aggregates' back (no memberships yet:
+    # a (community, creator) group then spans two platforms, and each community gains a YouTube row)
+    build_catalogue(db, n=60)
+    db.execute("INSERT INTO hashtags_hot (hashtag, display_name) VALUES ('edit', 'edit') ON CONFLICT DO NOTHING")
+    db.execute("INSERT INTO creators_hot (creator_id, platform) VALUES ('UCchannel00000000000001', 'youtube')")
+    db.execute(
+        "INSERT INTO videos_hot (video_id, platform, creator_id, views_count, likes_count, comments_count, created_at)"
+        " VALUES ('YTvideo0001', 'youtube', 'ana', 1000, 10, 1, now()), ('7690000000000000001', 'tiktok', 'ana', 70,"
+        " 7, 0, now()), ('YTvideo0002', 'youtube', NULL, 500, 5, 0, now()), ('7690000000000000002', 'tiktok', NULL,"
+        " 300, 3, 0, now()), ('YTvideo0003', 'youtube', 'UCchannel00000000000001', 40, 4, 0, now())"
+    )
+    db.execute(
+        "INSERT INTO video_hashtag_facts (hashtag, video_id, platform, creator_id, views_count, likes_count,"
+        " impact_score, created_at) SELECT 'edit', video_id, platform, creator_id, views_count, likes_count,"
+        " impact_score, created_at FROM videos_hot WHERE video_id IN ('YTvideo0001', '7690000000000000001',"
+        " 'YTvideo0002', '7690000000000000002', 'YTvideo0003')"
+    )
+    tiktok_before = db.execute(
+        "SELECT count(DISTINCT m.creator_id) FROM community_video_memberships m JOIN communities c"
+        " ON c.id = m.community_id WHERE c.slug = 'editors' AND m.platform = 'tiktok'"
+    ).fetchone()
+    assert tiktok_before is not None
+    ana_before = db.execute(
+        "SELECT count(*) FROM community_video_memberships m JOIN communities c ON c.id = m.community_id"
+        " WHERE c.slug = 'editors' AND m.creator_id = 'ana'"
+    ).fetchone()
+    assert ana_before is not None
+    assert drift(db) != []
+    # When reconcile runs
+    report = run(db)
+    # Then every aggregate equals the recomputation (the expected_* views count DISTINCT creators per platform)
+    assert drift(db) == []
+    assert report.aggregates_repaired.community_creators >= 4  # ana's and the channel's pairs in each community
+    for slug in ("editors", "all"):
+        youtube = db.execute(
+            "SELECT p.total_videos, p.total_creators, p.total_views FROM community_platform_totals p"
+            " JOIN communities c ON c.id = p.community_id WHERE c.slug = %s AND p.platform = 'youtube'",
+            (slug,),
+        ).fetchone()
+        assert youtube == (3, 2, 1540)
+    tiktok_creators = db.execute(
+        "SELECT p.total_creators FROM community_platform_totals p JOIN communities c ON c.id = p.community_id"
+        " WHERE c.slug = 'editors' AND p.platform = 'tiktok'"
+    ).fetchone()
+    assert tiktok_creators == (tiktok_before[0] + (0 if ana_before[0] else 1),)  # not the channel, ana once
+    pair = db.execute(
+        "SELECT p.video_count FROM community_creator_memberships p JOIN communities c ON c.id = p.community_id"
+        " WHERE c.slug = 'editors' AND p.creator_id = 'ana'"
+    ).fetchone()
+    assert pair == (ana_before[0] + 2,)  # her videos on both platforms in one membership
     # And a second run finds nothing
     assert_clean_report(run(db))
 
@@ -742,7 +815,7 @@ def test_the_main_lane_adds_memberships_while_the_side_lane_rescores_and_reads_s
     started_before_scores: list[str] = []
     run_step = aggregate_repair.run_step
 
-    def noting(conn: psycopg.Connection[Any], step: aggregate_repair.RepairStep, **kwargs: Any) -> int:
+    def noting(conn: psycopg.Connection[Any], step: aggregate_repair.RepairStep, **kwargs: Any) -> Counter[str]:
         if step.reads_scores and not rescored.is_set():
             started_before_scores.append(step.name)
         written = run_step(conn, step, **kwargs)
@@ -780,7 +853,7 @@ def test_a_side_lane_that_fails_to_rescore_stops_the_main_lane_at_its_first_step
     ran: list[str] = []
     run_step = aggregate_repair.run_step
 
-    def noting(conn: psycopg.Connection[Any], step: aggregate_repair.RepairStep, **kwargs: Any) -> int:
+    def noting(conn: psycopg.Connection[Any], step: aggregate_repair.RepairStep, **kwargs: Any) -> Counter[str]:
         ran.append(step.name)
         return run_step(conn, step, **kwargs)
 

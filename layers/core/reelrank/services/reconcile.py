@@ -128,7 +128,7 @@ def repair_aggregates(
         counts: Counter[str] = Counter()
         for step in steps:
 
-            def attempt(step: aggregate_repair.RepairStep = step) -> int:
+            def attempt(step: aggregate_repair.RepairStep = step) -> Counter[str]:
                 return aggregate_repair.run_step(
                     c,
                     step,
@@ -140,10 +140,13 @@ def repair_aggregates(
                 )
 
             started = time.perf_counter()
-            written = int(retrying(attempt))
-            counts[step.family] += written
+            written: Counter[str] = retrying(attempt)
+            counts.update(written)
             logger.debug(
-                "repair step done", step=step.name, written=written, seconds=round(time.perf_counter() - started, 3)
+                "repair step done",
+                step=step.name,
+                written=written.total(),
+                seconds=round(time.perf_counter() - started, 3),
             )
         return counts
 
