@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,20 +31,39 @@ from reelrank.settings import ViewTrackingSettings
 from reelrank_dev.fake_youtube import DEFAULT_API_KEY, FakeYouTube, start_fake_youtube
 
 # The run's clock in most tests: noon of today's Pacific quota day. Ingest enrols new videos due from the start of the
-# real quota day, so they are due at NOW.
+# real quota day, so they are due at NOW. Set again before each test (_clock_of_the_quota_day_the_test_runs_in).
 PACIFIC = ZoneInfo("America/Los_Angeles")
-TODAY = datetime.now(PACIFIC).date()
-NOW = datetime.combine(TODAY, time(12), tzinfo=PACIFIC).astimezone(UTC)
-NEXT_PACIFIC_MIDNIGHT = datetime.combine(TODAY + timedelta(days=1), time(0), tzinfo=PACIFIC).astimezone(UTC)
+
+
+def _quota_day_clock() -> tuple[date, datetime, datetime]:
+    today = datetime.now(PACIFIC).date()
+    return (
+        today,
+        datetime.combine(today, time(12), tzinfo=PACIFIC).astimezone(UTC),
+        datetime.combine(today + timedelta(days=1), time(0), tzinfo=PACIFIC).astimezone(UTC),
+    )
+
+
+TODAY, NOW, NEXT_PACIFIC_MIDNIGHT = _quota_day_clock()
 TAGS = ["edit", "fyp", "anime"]
+
+
+@pytest.fixture(autouse=True)
+def _clock_of_the_quota_day_the_test_runs_in() -> None:
+    """NOW from the Pacific day the test runs in, not the one the module was imported in: in a suite that crossed
+    Pacific midnight in between, ingest enrolled the videos due from the new day, after a NOW of the day before, and
+    nothing was due (12 tests failed so in a CI run that started at 23:59 Pacific)."""
+    global TODAY, NOW, NEXT_PACIFIC_MIDNIGHT
+    TODAY, NOW, NEXT_PACIFIC_MIDNIGHT = _quota_day_clock()
 
 
 def youtube_id(i: int) -> str:
     return f"yt{i:09d}"
 
 
-def youtube_items(n: int, *, start: int = 0, posted: datetime = NOW - timedelta(days=10)) -> list[dict[str, Any]]:
-    """n videos.list items spread over 3 channels and 3 hashtags, posted at ``posted``."""
+def youtube_items(n: int, *, start: int = 0, posted: datetime | None = None) -> list[dict[str, Any]]:
+    """n videos.list items spread over 3 channels and 3 hashtags, posted at ``posted`` (10 days before NOW)."""
+    posted = posted if posted is not None else NOW - timedelta(days=10)
     return [
         {
             "kind": "youtube#video",
